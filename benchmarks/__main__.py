@@ -1,0 +1,34 @@
+"""`make bench`: run every benchmark (or those named with --only) and write docs/benchmarks.md.
+
+Each benchmark module has `run(device: str, data: str | None, quick: bool) -> None`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+
+import torch
+
+BENCHES = ["attention", "model", "tokenizer"]  # modules of this package, run in this order
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", nargs="+", choices=BENCHES, help="run only these benchmarks")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    ap.add_argument("--data", default="../shared/data", help="folder with sst2/ etc. (default: ../shared/data)")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default: 2, this machine's cores)")
+    ap.add_argument("--quick", action="store_true", help="small sizes and few repeats (a smoke run)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    data = args.data if args.data and os.path.isdir(args.data) else None
+    for name in args.only or BENCHES:
+        print(f"== benchmark: {name}", flush=True)
+        importlib.import_module(f"benchmarks.{name}").run(device=args.device, data=data, quick=args.quick)
+
+
+if __name__ == "__main__":
+    main()

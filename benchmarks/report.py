@@ -1,0 +1,48 @@
+"""Write one named section of docs/benchmarks.md, leaving the other sections as they are."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sys
+
+import torch
+
+DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "benchmarks.md")
+HEADER = ("# Benchmarks\n\nWritten by `make bench` (`python -m benchmarks`); each section says the machine and the "
+          "command that produced it. Ratios are from interleaved runs in one process, because these machines are "
+          "noisy.\n")
+
+
+def machine() -> str:
+    """One line naming the machine: CPU model, cores/threads, torch version, and the GPU if one is used."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+            f"Python {platform.python_version()}{gpu}")
+
+
+def write_section(name: str, body: str, doc: str = DOC) -> None:
+    """Replace (or append) the block between `<!-- begin NAME -->` and `<!-- end NAME -->`, atomically."""
+    text = open(doc, encoding="utf-8").read() if os.path.exists(doc) else HEADER
+    block = f"<!-- begin {name} -->\n{body.rstrip()}\n<!-- end {name} -->"
+    pattern = re.compile(rf"<!-- begin {re.escape(name)} -->.*?<!-- end {re.escape(name)} -->", re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    os.makedirs(os.path.dirname(doc), exist_ok=True)
+    tmp = f"{doc}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, doc)
+
+
+def command() -> str:
+    return "python -m " + " ".join(["benchmarks" if a.endswith("__main__.py") else a for a in sys.argv])

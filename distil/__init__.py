@@ -1,0 +1,1 @@
+"""DistilBERT and knowledge distillation, built on the `bert` package."""
