@@ -96,6 +96,11 @@ class BertConfig:
         d = dataclasses.asdict(self)
         if d["architectures"] is None:
             del d["architectures"]
+        # Not written: which attention path runs is a choice of the machine, not part of the model — and
+        # transformers reads a config.json key "attn_implementation" as *its* backend ("eager", "sdpa", …), so
+        # writing our "auto" there makes transformers' BertModel refuse the config. Pass it when loading instead:
+        # BertConfig.load(path, attn_implementation="tiled"). (from_dict still accepts the key.)
+        del d["attn_implementation"]
         d["model_type"] = self.model_type
         # transformers derives num_labels from id2label; write both so it round-trips there too
         d["id2label"] = {str(i): f"LABEL_{i}" for i in range(self.num_labels)}
