@@ -1,0 +1,145 @@
+"""Our BertModel vs transformers' BertModel on the same weights: forward and forward+backward time.
+
+A BERT-base-shaped model (hidden 768, 12 heads, intermediate 3072, vocab 30,522) with 2 and 12 layers, batch 8,
+sequence 128, a padding mask (rows hold 64…128 real tokens), fp32. Our model is randomly initialised and its
+weights are copied into transformers' BertModel (attn_implementation="sdpa") through the checkpoint name map,
+and the outputs are checked equal before timing. Runs are interleaved (ours, theirs, theirs, ours, …) so machine
+noise hits both alike; the table gives each side's median time and the median of the per-pair ratios
+(ours / transformers', < 1 = ours faster).
+
+Achieved GFLOP/s counts the matmul work: per layer 8·B·T·C² (Q, K, V, O projections) + 4·B·T²·C (scores and
+weighted sum) + 4·B·T·C·I (FFN), plus the pooler; forward+backward counted as 3× forward. Next to it, this
+machine's plain fp32 matmul rate measured in the same run on a (B·T × C) · (C × I) product — the most a
+matmul-bound model could reach here.
+
+    python -m benchmarks --only model           # 2 and 12 layers, 9 interleaved repeats
+    python -m benchmarks --only model --quick   # 2 layers, 3 repeats (a smoke run)
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+import torch
+
+from bert import BertConfig, BertModel
+from bert.checkpoint import to_hf_name
+
+from .report import command, machine, write_section
+
+B, T, C, HEADS, I, V = 8, 128, 768, 12, 3072, 30522
+
+
+def model_flops(layers: int) -> float:
+    """Multiply-add work of one forward pass, counted as 2 FLOPs per multiply-add (see the module docstring)."""
+    per_layer = 8 * B * T * C * C + 4 * B * T * T * C + 4 * B * T * C * I
+    return layers * per_layer + 2 * B * C * C
+
+
+def matmul_gflops(device: str, repeats: int) -> float:
+    a, b = torch.randn(B * T, C, device=device), torch.randn(C, I, device=device)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        a @ b
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return 2 * B * T * C * I / statistics.median(times) / 1e9
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def build_pair(layers: int, device: str):
+    """Our BertModel and transformers' (sdpa) with the same weights, and a padded batch."""
+    import transformers
+
+    torch.manual_seed(0)
+    cfg = BertConfig(num_hidden_layers=layers, hidden_size=C, num_attention_heads=HEADS, intermediate_size=I)
+    ours = BertModel(cfg).to(device)
+    hf_cfg = transformers.BertConfig(**{k: v for k, v in cfg.to_dict().items() if k != "architectures"})
+    hf_cfg._attn_implementation = "sdpa"
+    theirs = transformers.BertModel(hf_cfg).to(device)
+    missing, unexpected = theirs.load_state_dict({to_hf_name(k): v for k, v in ours.state_dict().items()},
+                                                 strict=False)
+    assert not unexpected and all(k.endswith(("position_ids", "token_type_ids")) for k in missing), (missing, unexpected)
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, V, (B, T), generator=g)
+    lengths = torch.randint(T // 2, T + 1, (B,), generator=g)
+    lengths[0] = T
+    mask = (torch.arange(T)[None, :] < lengths[:, None]).long()
+    batch = dict(input_ids=ids.to(device), attention_mask=mask.to(device))
+    ours.eval(), theirs.eval()
+    with torch.no_grad():
+        diff = (ours(**batch).last_hidden_state - theirs(**batch).last_hidden_state).abs().max().item()
+    assert diff < 1e-4, f"the two models disagree by {diff}"
+    return ours, theirs, batch
+
+
+def _forward(model, batch):
+    with torch.no_grad():
+        return model(**batch).last_hidden_state
+
+
+def _forward_backward(model, batch):
+    model.zero_grad(set_to_none=True)
+    out = model(**batch)
+    (out.last_hidden_state.float().square().mean() + out.pooler_output.float().sum()).backward()
+
+
+def compare(fn, ours, theirs, batch, device: str, repeats: int) -> dict:
+    """Median seconds of each side and the median of the per-pair ratios, interleaved, order alternating."""
+    fn(ours, batch), fn(theirs, batch)  # warm-up
+    t = {"ours": [], "transformers": []}
+    for r in range(repeats):
+        order = [("ours", ours), ("transformers", theirs)]
+        for name, model in order if r % 2 == 0 else order[::-1]:
+            _sync(device)
+            t0 = time.perf_counter()
+            fn(model, batch)
+            _sync(device)
+            t[name].append(time.perf_counter() - t0)
+    ratios = [a / b for a, b in zip(t["ours"], t["transformers"])]
+    return {"ours": statistics.median(t["ours"]), "transformers": statistics.median(t["transformers"]),
+            "ratio": statistics.median(ratios)}
+
+
+def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> None:
+    """Measure and write the "model" section of docs/benchmarks.md (`data` is not used)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    layer_counts, repeats = ((2,), 3) if quick else ((2, 12), 9)
+    peak = matmul_gflops(device, 5 if quick else 20)
+    rows = []
+    for layers in layer_counts:
+        ours, theirs, batch = build_pair(layers, device)
+        for mode, fn, factor in (("forward", _forward, 1), ("forward+backward", _forward_backward, 3)):
+            if mode == "forward":
+                ours.eval(), theirs.eval()
+            else:  # training mode: dropout on, as in training
+                ours.train(), theirs.train()
+            r = compare(fn, ours, theirs, batch, device, repeats)
+            flops = factor * model_flops(layers)
+            row = (f"| {layers} | {mode} | {r['ours'] * 1e3:.1f} | {r['transformers'] * 1e3:.1f} | "
+                   f"**{r['ratio']:.3f}×** | {flops / r['ours'] / 1e9:.1f} | {flops / r['transformers'] / 1e9:.1f} |")
+            rows.append(row)
+            print(row, flush=True)
+        del ours, theirs
+    import transformers
+    header = (f"### BERT-base-shaped model: ours vs transformers' BertModel (sdpa)\n\n"
+              f"`{command()}`{' (quick)' if quick and '--quick' not in command() else ''} on {machine()}, "
+              f"transformers {transformers.__version__}; device {device}, fp32, B={B}, T={T} with padding "
+              f"(rows of 64–128 tokens), C={C}, H={HEADS}, I={I}; same weights (outputs checked equal); median of "
+              f"{repeats} interleaved repeats. Ratio = median of per-pair ours / transformers' (< 1: ours faster). "
+              f"Forward under no_grad in eval mode; forward+backward in train mode (dropout on). "
+              f"Plain matmul ({B * T}×{C} · {C}×{I}) on this machine in the same run: **{peak:.1f} GFLOP/s**.\n\n"
+              "| layers | pass | ours ms | transformers ms | ratio | ours GFLOP/s | transformers GFLOP/s |\n"
+              "|---:|:---|---:|---:|---:|---:|---:|")
+    markdown = header + "\n" + "\n".join(rows)
+    print(markdown)
+    write_section("model", markdown)

@@ -1,0 +1,277 @@
+"""What sits on top of BertModel: the pre-training heads (MLM, NSP) and the fine-tuning heads, and the BertFor*
+classes that pair them with the encoder and compute their losses.
+
+    MLM  logits_i = LayerNorm(act(W_t h_i + b_t)) · E_tokenᵀ + b          (decoder tied to the word embeddings)
+         L_MLM = −(1/|M|) Σ_{i∈M} log softmax(logits_i)[x_i]              (M = positions whose label is not −100)
+    NSP  logits = W_nsp · pooled + b_nsp  (2 classes: 0 = B follows A ("IsNext"), 1 = B is random)
+         L_NSP = −log softmax(logits)[y]
+    pre-training: L = L_MLM + L_NSP
+
+Devlin et al. 2019 §3.1 (Task #1 masked LM, Task #2 NSP) and Appendix A.1/A.2; google-research/bert
+`run_pretraining.py` `get_masked_lm_output` (transform dense → gelu → LayerNorm, then the embedding table
+transposed plus an output bias) and `get_next_sentence_output`. Articles 000 §2, 003 §4.2 and 004 §3 (MLM, NSP).
+Article 003 §4.2 writes `MLM(x) = −log softmax(Wx + b)`; the loss is only taken at the masked positions, for the
+original token (articles README, erratum 8) — hence the −100 labels.
+
+Task heads (§4 of the paper, Figure 4): a classifier on the pooled [CLS] vector (sequence classification), on
+every token (token classification), and a start/end span scorer (question answering). Their losses follow HF's
+so that numbers match transformers'.
+
+Dimension legend
+    B  batch    T  tokens    C  channels (hidden_size)    V  vocab_size    K  num_labels    N  masked positions
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import BertConfig
+from .layers import activation
+from .model import BertModel, BertPreTrainedModel
+from .outputs import (MaskedLMOutput, PreTrainingOutput, QuestionAnsweringOutput, SequenceClassifierOutput,
+                      TokenClassifierOutput)
+
+IGNORE_INDEX = -100  # label of a position that is not predicted (HF and PyTorch's cross_entropy default)
+
+
+def _check_labels(name: str, labels: Tensor, shape: tuple[int, ...], num_classes: int | None,
+                  ignore_index: int | None = IGNORE_INDEX) -> None:
+    """Clear errors for bad labels: shape, integer dtype, and class ids in [0, num_classes) (or ignore_index)."""
+    if not isinstance(labels, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(labels).__name__}")
+    if tuple(labels.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(labels.shape)}")
+    if num_classes is None:
+        return
+    if labels.is_floating_point() or labels.dtype == torch.bool or labels.is_complex():
+        raise TypeError(f"{name} must be an integer tensor of class ids, got dtype {labels.dtype}")
+    bad = (labels < 0) | (labels >= num_classes)
+    if ignore_index is not None:
+        bad &= labels != ignore_index
+    if bool(bad.any()):
+        allowed = f"[0, {num_classes})" + (f" or {ignore_index}" if ignore_index is not None else "")
+        raise ValueError(f"{name} must lie in {allowed}, got {labels[bad][:5].tolist()}")
+
+
+def mlm_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """L_MLM = −(1/|M|) Σ_{i∈M} log softmax(logits_i)[labels_i], M = {i : labels_i ≠ −100} (erratum 8)."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),  # (…, V) -> (N', V)
+                           ignore_index=IGNORE_INDEX)
+
+
+class MaskedLMHead(nn.Module):
+    """logits = LayerNorm(act(W_t h + b_t)) · E_tokenᵀ + b: the transform (`dense`, `act`, `layer_norm`), then the
+    decoder, whose weight *is* the word-embedding table (passed to forward: the tie is visible) and whose bias
+    `bias` (V,) is its own. google-research/bert `get_masked_lm_output`; HF `cls.predictions`."""
+
+    def __init__(self, hidden_size: int, vocab_size: int, activation_name: str = "gelu",
+                 layer_norm_eps: float = 1e-12):
+        super().__init__()
+        self.dense = nn.Linear(hidden_size, hidden_size)                    # W_t, b_t
+        self.act = activation(activation_name)
+        self.layer_norm = nn.LayerNorm(hidden_size, eps=layer_norm_eps)
+        self.bias = nn.Parameter(torch.zeros(vocab_size))                   # b (decoder's own bias)
+
+    def forward(self, h: Tensor, word_embeddings: Tensor) -> Tensor:
+        h = self.layer_norm(self.act(self.dense(h)))                        # (…, C)
+        return F.linear(h, word_embeddings, self.bias)                      # (…, C) · (V, C)ᵀ -> (…, V)
+
+
+class NextSentenceHead(nn.Module):
+    """NSP logits = W_nsp · pooled + b_nsp, 2 classes: 0 = IsNext (B follows A), 1 = NotNext (B is random).
+    Devlin et al. §3.1 Task #2; HF `cls.seq_relationship`."""
+
+    def __init__(self, hidden_size: int):
+        super().__init__()
+        self.linear = nn.Linear(hidden_size, 2)
+
+    def forward(self, pooled: Tensor) -> Tensor:
+        return self.linear(pooled)                                          # (B, C) -> (B, 2)
+
+
+class _MLMMixin:
+    """The MLM part shared by BertForPreTraining and BertForMaskedLM, with the `masked_only` shortcut."""
+
+    def _mlm(self, h: Tensor, labels: Tensor | None, masked_only: bool) -> tuple[Tensor, Tensor | None]:
+        """Logits (B, T, V) and the MLM loss (None without labels). With masked_only=True the transform and the
+        decoder run only at the N positions whose label is not −100 (row-major order) and the logits are (N, V):
+        the same loss, for a fraction of the decoder's cost (pre-training masks ~15% of tokens)."""
+        E = self.bert.embeddings.word_embeddings.weight                     # (V, C), the tied decoder weight
+        if labels is not None:
+            _check_labels("labels", labels, tuple(h.shape[:2]), self.config.vocab_size)
+        if masked_only:
+            if labels is None:
+                raise ValueError("masked_only=True needs labels (it decodes only where labels != -100)")
+            where = labels != IGNORE_INDEX                                  # (B, T) bool
+            logits = self.mlm_head(h[where], E)                             # (B, T, C) -> (N, C) -> (N, V)
+            return logits, mlm_loss(logits, labels[where])
+        logits = self.mlm_head(h, E)                                        # (B, T, C) -> (B, T, V)
+        return logits, (mlm_loss(logits, labels) if labels is not None else None)
+
+
+class BertForPreTraining(_MLMMixin, BertPreTrainedModel):
+    """BERT with its two pre-training heads: `mlm_head` (MaskedLMHead) and `nsp_head` (NextSentenceHead).
+    loss = L_MLM + L_NSP when both `labels` (B, T; −100 = not masked) and `next_sentence_label` (B,; 0 = IsNext)
+    are given (as HF); `mlm_loss` / `nsp_loss` are each set when its own labels are given."""
+
+    hf_architecture = "BertForPreTraining"
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.bert = BertModel(config)
+        self.mlm_head = MaskedLMHead(config.hidden_size, config.vocab_size, config.hidden_act, config.layer_norm_eps)
+        self.nsp_head = NextSentenceHead(config.hidden_size)
+        self.init_weights(self.mlm_head, self.nsp_head)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
+                position_ids: Tensor | None = None, labels: Tensor | None = None,
+                next_sentence_label: Tensor | None = None, output_hidden_states: bool = False,
+                output_attentions: bool = False, masked_only: bool = False) -> PreTrainingOutput:
+        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
+                        output_attentions)
+        prediction_logits, loss_mlm = self._mlm(out.last_hidden_state, labels, masked_only)
+        nsp_logits = self.nsp_head(out.pooler_output)                       # (B, 2)
+        loss_nsp = None
+        if next_sentence_label is not None:
+            _check_labels("next_sentence_label", next_sentence_label, (input_ids.shape[0],), 2)
+            loss_nsp = F.cross_entropy(nsp_logits, next_sentence_label, ignore_index=IGNORE_INDEX)
+        loss = loss_mlm + loss_nsp if loss_mlm is not None and loss_nsp is not None else None
+        return PreTrainingOutput(loss, prediction_logits, nsp_logits, out.hidden_states, out.attentions,
+                                 loss_mlm, loss_nsp)
+
+
+class BertForMaskedLM(_MLMMixin, BertPreTrainedModel):
+    """BERT (no pooler, as HF) + `mlm_head`; loss = L_MLM when `labels` are given (−100 = not predicted)."""
+
+    hf_architecture = "BertForMaskedLM"
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.mlm_head = MaskedLMHead(config.hidden_size, config.vocab_size, config.hidden_act, config.layer_norm_eps)
+        self.init_weights(self.mlm_head)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
+                position_ids: Tensor | None = None, labels: Tensor | None = None, output_hidden_states: bool = False,
+                output_attentions: bool = False, masked_only: bool = False) -> MaskedLMOutput:
+        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
+                        output_attentions)
+        logits, loss = self._mlm(out.last_hidden_state, labels, masked_only)
+        return MaskedLMOutput(loss, logits, out.hidden_states, out.attentions)
+
+
+def _classifier_dropout(config: BertConfig) -> nn.Dropout:
+    p = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+    return nn.Dropout(p)
+
+
+class BertForSequenceClassification(BertPreTrainedModel):
+    """logits = W_c · Dropout(pooled) + b_c (Devlin et al. §4.1: "the final hidden vector C … and the
+    classification layer weights W"). Loss, as HF chooses it: num_labels == 1 → regression, MSE on the float
+    labels (B,); integer labels (B,) → cross-entropy; float labels (B, K) with K > 1 → multi-label BCE."""
+
+    hf_architecture = "BertForSequenceClassification"
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.num_labels = config.num_labels
+        self.bert = BertModel(config)
+        self.dropout = _classifier_dropout(config)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.init_weights(self.classifier)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
+                position_ids: Tensor | None = None, labels: Tensor | None = None, output_hidden_states: bool = False,
+                output_attentions: bool = False) -> SequenceClassifierOutput:
+        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
+                        output_attentions)
+        logits = self.classifier(self.dropout(out.pooler_output))           # (B, C) -> (B, K)
+        loss = None
+        if labels is not None:
+            B, K = logits.shape
+            if K == 1:                                                      # regression
+                _check_labels("labels", labels.reshape(-1), (B,), None)
+                loss = F.mse_loss(logits.squeeze(-1), labels.reshape(-1).to(logits.dtype))
+            elif labels.is_floating_point():                                # multi-label, one 0/1 target per class
+                _check_labels("labels", labels, (B, K), None)
+                loss = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+            else:                                                           # single-label classification
+                _check_labels("labels", labels, (B,), K)
+                loss = F.cross_entropy(logits, labels)
+        return SequenceClassifierOutput(loss, logits, out.hidden_states, out.attentions)
+
+
+class BertForTokenClassification(BertPreTrainedModel):
+    """logits_i = W_c · Dropout(h_i) + b_c for every token (Devlin et al. §5.3, NER); loss = cross-entropy over
+    the tokens whose label is not −100 (label padding and word-piece continuations −100)."""
+
+    hf_architecture = "BertForTokenClassification"
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.num_labels = config.num_labels
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.dropout = _classifier_dropout(config)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.init_weights(self.classifier)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
+                position_ids: Tensor | None = None, labels: Tensor | None = None, output_hidden_states: bool = False,
+                output_attentions: bool = False) -> TokenClassifierOutput:
+        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
+                        output_attentions)
+        logits = self.classifier(self.dropout(out.last_hidden_state))       # (B, T, C) -> (B, T, K)
+        loss = None
+        if labels is not None:
+            _check_labels("labels", labels, tuple(input_ids.shape), self.num_labels)
+            loss = F.cross_entropy(logits.reshape(-1, self.num_labels), labels.reshape(-1),  # (B·T, K), (B·T,)
+                                   ignore_index=IGNORE_INDEX)
+        return TokenClassifierOutput(loss, logits, out.hidden_states, out.attentions)
+
+
+class BertForQuestionAnswering(BertPreTrainedModel):
+    """Span extraction (Devlin et al. §4.2, SQuAD): start_i = S · h_i, end_i = E · h_i (`qa_outputs`, C → 2);
+    loss = (CE(start_logits, start) + CE(end_logits, end)) / 2. As HF, positions outside the sequence are
+    clamped to T and then ignored (an answer truncated away adds no loss)."""
+
+    hf_architecture = "BertForQuestionAnswering"
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        if config.num_labels != 2:
+            raise ValueError(f"BertForQuestionAnswering scores a start and an end: config.num_labels must be 2, "
+                             f"got {config.num_labels}")
+        self.config = config
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        self.init_weights(self.qa_outputs)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
+                position_ids: Tensor | None = None, start_positions: Tensor | None = None,
+                end_positions: Tensor | None = None, output_hidden_states: bool = False,
+                output_attentions: bool = False) -> QuestionAnsweringOutput:
+        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
+                        output_attentions)
+        logits = self.qa_outputs(out.last_hidden_state)                     # (B, T, C) -> (B, T, 2)
+        start_logits, end_logits = logits.unbind(dim=-1)                    # (B, T, 2) -> 2 × (B, T)
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            B, T = start_logits.shape
+            for name, pos in (("start_positions", start_positions), ("end_positions", end_positions)):
+                _check_labels(name, pos.reshape(-1), (B,), None)
+            start = start_positions.reshape(-1).clamp(0, T)                 # T = "outside": ignored below
+            end = end_positions.reshape(-1).clamp(0, T)
+            loss = (F.cross_entropy(start_logits, start, ignore_index=T)
+                    + F.cross_entropy(end_logits, end, ignore_index=T)) / 2
+        return QuestionAnsweringOutput(loss, start_logits.contiguous(), end_logits.contiguous(),
+                                       out.hidden_states, out.attentions)
+
+
+__all__ = ["BertForPreTraining", "BertForMaskedLM", "BertForSequenceClassification", "BertForTokenClassification",
+           "BertForQuestionAnswering", "MaskedLMHead", "NextSentenceHead", "mlm_loss", "IGNORE_INDEX"]

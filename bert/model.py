@@ -1,0 +1,173 @@
+"""BertModel: embeddings → L encoder blocks → (tanh pooler over [CLS]); the shared base of every BERT class.
+
+    h⁰ = Embeddings(input_ids, token_type_ids, position_ids)            (bert/embeddings.py)
+    hˡ = EncoderBlock(hˡ⁻¹),  l = 1 … L                                 (bert/layers.py, post-LN)
+    pooled = tanh(W_p · h^L_[CLS] + b_p)                                 (the pooler)
+
+Devlin et al. 2019 §3 (Figure 1: "C" is the final hidden state of [CLS]) and §3.1; google-research/bert
+`modeling.py` `BertModel` ("pooler": a dense layer with tanh on the first token). The pooler's tanh is the only
+tanh in BERT — article 000 §4's per-layer `Tanh(W^v·X + W^k·K^T + b)` does not exist (articles README,
+erratum 2). Article 001 §3 lists the same stages (输入编码, 自注意力机制, 残差连接, 输出层).
+
+Dimension legend
+    B  batch    T  tokens    C  channels (hidden_size)    H  heads    L  layers    V  vocab_size
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .checkpoint import CheckpointMixin
+from .config import BertConfig
+from .embeddings import BertEmbeddings
+from .layers import Encoder
+from .outputs import BaseModelOutputWithPooling
+from .position import LearnedPositionEmbedding
+
+
+def _is_integer(t: Tensor) -> bool:
+    return not (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool)
+
+
+def check_inputs(config: BertConfig, input_ids: Tensor, attention_mask: Tensor | None = None,
+                 token_type_ids: Tensor | None = None, position_ids: Tensor | None = None) -> None:
+    """Check the model's inputs at the boundary, so a bad batch fails here with a message naming the argument,
+    what was expected and what came — not as an index error deep inside an embedding or a matmul."""
+    if not isinstance(input_ids, Tensor):
+        raise TypeError(f"input_ids must be a torch.Tensor of token ids, got {type(input_ids).__name__}")
+    if not _is_integer(input_ids):
+        raise TypeError(f"input_ids must be an integer tensor (token ids), got dtype {input_ids.dtype}")
+    if input_ids.dim() != 2 or input_ids.shape[1] == 0:
+        raise ValueError(f"input_ids must have shape (batch, seq_len) with seq_len >= 1, got {tuple(input_ids.shape)}")
+    B, T = input_ids.shape
+    if T > config.max_position_embeddings:
+        raise ValueError(f"input_ids has seq_len {T}, more than max_position_embeddings = "
+                         f"{config.max_position_embeddings} (the position table's size); truncate the input")
+    lo, hi = int(input_ids.min()), int(input_ids.max())
+    if lo < 0 or hi >= config.vocab_size:
+        raise ValueError(f"input_ids must lie in [0, vocab_size={config.vocab_size}), got values in [{lo}, {hi}]")
+    for name, t in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
+        if t is None:
+            continue
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor or None, got {type(t).__name__}")
+        if tuple(t.shape) != (B, T):
+            raise ValueError(f"{name} must have the shape of input_ids, {(B, T)}, got {tuple(t.shape)}")
+    if attention_mask is not None and attention_mask.dtype != torch.bool:
+        if attention_mask.is_complex() or bool(((attention_mask != 0) & (attention_mask != 1)).any()):
+            raise ValueError("attention_mask must be bool or hold only 0 (padding) and 1 (token), got values "
+                             f"{torch.unique(attention_mask)[:8].tolist()}")
+    if token_type_ids is not None:
+        if not _is_integer(token_type_ids):
+            raise TypeError(f"token_type_ids must be an integer tensor, got dtype {token_type_ids.dtype}")
+        lo, hi = int(token_type_ids.min()), int(token_type_ids.max())
+        if lo < 0 or hi >= config.type_vocab_size:
+            raise ValueError(f"token_type_ids must lie in [0, type_vocab_size={config.type_vocab_size}), got "
+                             f"values in [{lo}, {hi}]")
+    if position_ids is not None:
+        if not isinstance(position_ids, Tensor):
+            raise TypeError(f"position_ids must be a torch.Tensor or None, got {type(position_ids).__name__}")
+        if position_ids.dim() != 2 or position_ids.shape[0] not in (1, B) or position_ids.shape[1] != T:
+            raise ValueError(f"position_ids must have shape (batch, seq_len) = {(B, T)} or (1, {T}), got "
+                             f"{tuple(position_ids.shape)}")  # its values are checked by the position table
+
+
+def padding_mask(attention_mask: Tensor | None) -> Tensor | None:
+    """(B, T) 1 = token, 0 = padding → bool keep-mask (B, 1, 1, T), True = may attend (every query, every head).
+
+    None when there is no mask or nothing is padded: the attention kernels are fastest without one.
+    """
+    if attention_mask is None:
+        return None
+    keep = attention_mask.bool()
+    if bool(keep.all()):
+        return None
+    return keep[:, None, None, :]                                             # (B, T) -> (B, 1, 1, T)
+
+
+class BertPreTrainedModel(CheckpointMixin, nn.Module):
+    """Base of every BERT class: holds the config, the one weight initialisation, and (from CheckpointMixin)
+    `from_pretrained` / `save_pretrained` in the HF directory format."""
+
+    config_class = BertConfig
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        """Linear and embedding weights ~ N(0, initializer_range²), biases 0, the [PAD] embedding row 0,
+        LayerNorm γ = 1, β = 0.
+
+        Source: google-research/bert `modeling.py` `create_initializer` (std 0.02 — a *truncated* normal there);
+        HF's `BertPreTrainedModel._init_weights` (a plain normal, zero biases, zero padding row) — we follow HF.
+        """
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if module.padding_idx is not None:
+                module.weight[module.padding_idx].zero_()
+        elif isinstance(module, LearnedPositionEmbedding):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(getattr(module, "bias", None), nn.Parameter):  # a module's own bias, e.g. the MLM decoder's
+            nn.init.zeros_(module.bias)
+
+    def init_weights(self, *modules: nn.Module) -> None:
+        """Apply `_init_weights` to `modules` (default: the whole model) through `Module.apply`."""
+        for m in modules or (self,):
+            m.apply(self._init_weights)
+
+
+class BertPooler(nn.Module):
+    """pooled = tanh(W_p · h_[CLS] + b_p): the [CLS] token's final hidden state through a dense layer and tanh
+    (Devlin et al. §3, google-research/bert "pooler"). Trained by NSP; the input of sequence classifiers."""
+
+    def __init__(self, hidden_size: int):
+        super().__init__()
+        self.dense = nn.Linear(hidden_size, hidden_size)
+
+    def forward(self, hidden_states: Tensor) -> Tensor:
+        return torch.tanh(self.dense(hidden_states[:, 0]))                    # (B, T, C) -> [CLS] (B, C) -> (B, C)
+
+
+class BertModel(BertPreTrainedModel):
+    """The bare BERT encoder: `embeddings` (BertEmbeddings), `encoder` (Encoder of EncoderBlocks), `pooler`
+    (BertPooler, or None with add_pooling_layer=False as in HF's MLM/token/QA models). See the module docstring.
+    """
+
+    hf_architecture = "BertModel"
+
+    def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
+        super().__init__()
+        if not isinstance(config, BertConfig):
+            raise TypeError(f"config must be a BertConfig, got {type(config).__name__}")
+        self.config = config
+        self.embeddings = BertEmbeddings.from_config(config)
+        self.encoder = Encoder.from_config(config)
+        self.pooler = BertPooler(config.hidden_size) if add_pooling_layer else None
+        self.init_weights()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
+                position_ids: Tensor | None = None, output_hidden_states: bool = False,
+                output_attentions: bool = False) -> BaseModelOutputWithPooling:
+        """input_ids (B, T) int; attention_mask (B, T) 1/0 or bool (1 = token, 0 = padding); token_type_ids (B, T)
+        segment 0/1; position_ids (B, T) or (1, T). Returns last_hidden_state (B, T, C), pooler_output (B, C),
+        and when asked hidden_states (L + 1 × (B, T, C)) and attentions (L × (B, H, T, T))."""
+        check_inputs(self.config, input_ids, attention_mask, token_type_ids, position_ids)
+        x = self.embeddings(input_ids, token_type_ids, position_ids)          # (B, T) -> (B, T, C)
+        keep = padding_mask(attention_mask)                                   # (B, 1, 1, T) or None
+        x, hidden_states, attentions = self.encoder(x, keep, output_hidden_states, output_attentions)
+        pooled = self.pooler(x) if self.pooler is not None else None          # (B, C)
+        return BaseModelOutputWithPooling(last_hidden_state=x, pooler_output=pooled,
+                                          hidden_states=hidden_states, attentions=attentions)
+
+
+__all__ = ["BertModel", "BertPooler", "BertPreTrainedModel", "check_inputs", "padding_mask"]

@@ -1,0 +1,206 @@
+"""DistilBertConfig: the hyper-parameters of a DistilBERT model, with Hugging Face `config.json` field names.
+
+DistilBERT (Sanh et al. 2019, "DistilBERT, a distilled version of BERT", §3) is BERT with half the layers
+(12 → 6), the same width (768), no token-type embeddings and no pooler. Its config uses its own HF names
+(`dim`, `n_layers`, `n_heads`, `hidden_dim`, …), kept here exactly, so a `config.json` written by transformers
+loads here and ours loads there. Article 000 §2 (核心概念与联系) says DistilBERT keeps all layers and halves the
+hidden size; it does the opposite — `DistilBertConfig()` below is the real distilbert-base-uncased shape:
+
+| model                      | layers | dim | heads | hidden_dim | parameters (bare encoder) |
+|----------------------------|--------|-----|-------|------------|---------------------------|
+| BERT-base (`BertConfig`)   | 12     | 768 | 12    | 3072       | 109,482,240 (+ pooler)    |
+| DistilBERT (this default)  | 6      | 768 | 12    | 3072       | 66,362,880                |
+
+(`count_parameters` below computes the second row; the tests check it against the real module.)
+
+The blocks themselves are BERT's (`bert.layers`), built from the equivalent `BertConfig` that `to_bert_config`
+returns: the same post-LN block, the same LayerNorm eps 1e-12 (fixed in DistilBERT, not a config field).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from bert.config import ATTN_IMPLEMENTATIONS, HIDDEN_ACTS, BertConfig
+
+LAYER_NORM_EPS = 1e-12  # DistilBERT's LayerNorm epsilon: a constant there, not a config field
+
+
+@dataclass
+class DistilBertConfig:
+    vocab_size: int = 30522                # number of WordPiece tokens (rows of the word-embedding table)
+    max_position_embeddings: int = 512     # longest sequence the position table covers
+    sinusoidal_pos_embds: bool = False     # False = learned positions (as BERT); True = fixed sin/cos (Vaswani §3.5)
+    n_layers: int = 6                      # L: number of transformer blocks (BERT-base has 12; DistilBERT halves L)
+    n_heads: int = 12                      # H: heads per attention layer; head dim D = dim / H
+    dim: int = 768                         # C: width of every hidden state (the same as BERT-base)
+    hidden_dim: int = 3072                 # width of the feed-forward layer's hidden part (4C)
+    dropout: float = 0.1                   # dropout on embeddings and on each sub-layer's output
+    attention_dropout: float = 0.1         # dropout on the attention weights
+    activation: str = "gelu"               # FFN and MLM-head activation ("gelu" = exact erf form)
+    initializer_range: float = 0.02        # std of the N(0, σ²) weight init
+    qa_dropout: float = 0.1                # dropout before a question-answering head
+    seq_classif_dropout: float = 0.2       # dropout between pre_classifier (+ReLU) and classifier
+    pad_token_id: int = 0                  # id of [PAD]; its word-embedding row is initialised to zero
+    tie_word_embeddings: bool = True       # MLM vocab_projector shares the word-embedding matrix (old name: tie_weights_)
+    num_labels: int = 2                    # classes of the sequence classification head
+    # --- ours (not in HF's config; transformers ignores unknown keys) ---
+    attn_implementation: str = "auto"      # "auto" | "reference" | "tiled" | "fused" (see bert/attention.py)
+    architectures: list[str] | None = field(default=None, compare=False)  # written by save_pretrained
+
+    model_type = "distilbert"  # class attribute, written to config.json for transformers' AutoConfig
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "max_position_embeddings", "n_layers", "n_heads", "dim", "hidden_dim",
+                     "num_labels"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"DistilBertConfig.{name} must be a positive int, got {value!r}")
+        if self.dim % self.n_heads != 0:
+            raise ValueError(f"DistilBertConfig.dim ({self.dim}) must be divisible by n_heads ({self.n_heads})")
+        for name in ("dropout", "attention_dropout", "qa_dropout", "seq_classif_dropout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+                raise ValueError(f"DistilBertConfig.{name} must be in [0, 1), got {value!r}")
+        if self.activation not in HIDDEN_ACTS:
+            raise ValueError(f"DistilBertConfig.activation must be one of {HIDDEN_ACTS}, got {self.activation!r}")
+        if self.attn_implementation not in ATTN_IMPLEMENTATIONS:
+            raise ValueError(f"DistilBertConfig.attn_implementation must be one of {ATTN_IMPLEMENTATIONS}, "
+                             f"got {self.attn_implementation!r}")
+        if not isinstance(self.pad_token_id, int) or not 0 <= self.pad_token_id < self.vocab_size:
+            raise ValueError(f"DistilBertConfig.pad_token_id must be an int in [0, vocab_size={self.vocab_size}), "
+                             f"got {self.pad_token_id!r}")
+        if not self.initializer_range > 0:
+            raise ValueError(f"DistilBertConfig.initializer_range must be > 0, got {self.initializer_range!r}")
+        for name in ("sinusoidal_pos_embds", "tie_word_embeddings"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"DistilBertConfig.{name} must be a bool, got {getattr(self, name)!r}")
+
+    # HF's attribute_map: generic code may ask any config for hidden_size / num_hidden_layers / num_attention_heads
+    @property
+    def hidden_size(self) -> int:
+        return self.dim
+
+    @property
+    def num_hidden_layers(self) -> int:
+        return self.n_layers
+
+    @property
+    def num_attention_heads(self) -> int:
+        return self.n_heads
+
+    @property
+    def head_dim(self) -> int:
+        """D = dim / H, the width of one attention head."""
+        return self.dim // self.n_heads
+
+    # ----------------------------------------------------------------- the same blocks as BERT
+    def to_bert_config(self) -> BertConfig:
+        """The BertConfig whose blocks are DistilBERT's blocks (used to build them from `bert.layers`).
+
+        Token types and the pooler do not exist in DistilBERT; `type_vocab_size=1` is only a placeholder."""
+        return BertConfig(vocab_size=self.vocab_size, hidden_size=self.dim, num_hidden_layers=self.n_layers,
+                          num_attention_heads=self.n_heads, intermediate_size=self.hidden_dim,
+                          hidden_act=self.activation, hidden_dropout_prob=self.dropout,
+                          attention_probs_dropout_prob=self.attention_dropout,
+                          max_position_embeddings=self.max_position_embeddings, type_vocab_size=1,
+                          initializer_range=self.initializer_range, layer_norm_eps=LAYER_NORM_EPS,
+                          pad_token_id=self.pad_token_id, num_labels=self.num_labels,
+                          attn_implementation=self.attn_implementation)
+
+    @classmethod
+    def from_bert_config(cls, config: BertConfig, n_layers: int | None = None, **overrides: Any) -> "DistilBertConfig":
+        """A DistilBERT config with a BERT config's sizes (a student of that teacher), `n_layers` layers
+        (default: half the teacher's, rounded up). Used by `distil.student.student_from_teacher`."""
+        if not isinstance(config, BertConfig):
+            raise TypeError(f"config must be a BertConfig, got {type(config).__name__}")
+        kwargs = dict(vocab_size=config.vocab_size, max_position_embeddings=config.max_position_embeddings,
+                      n_layers=n_layers if n_layers is not None else (config.num_hidden_layers + 1) // 2,
+                      n_heads=config.num_attention_heads, dim=config.hidden_size,
+                      hidden_dim=config.intermediate_size, dropout=config.hidden_dropout_prob,
+                      attention_dropout=config.attention_probs_dropout_prob, activation=config.hidden_act,
+                      initializer_range=config.initializer_range, pad_token_id=config.pad_token_id,
+                      num_labels=config.num_labels, attn_implementation=config.attn_implementation)
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    # ----------------------------------------------------------------- JSON round trip
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        if d["architectures"] is None:
+            del d["architectures"]
+        # Not written, as in BertConfig.to_dict: transformers reads a config.json key "attn_implementation" as
+        # its own backend name ("eager", "sdpa", …). Which path runs is a choice of the machine: pass it when
+        # loading instead (DistilBertConfig.load(path, attn_implementation="tiled")).
+        del d["attn_implementation"]
+        d["model_type"] = self.model_type
+        # transformers derives num_labels from id2label; write both so it round-trips there too
+        d["id2label"] = {str(i): f"LABEL_{i}" for i in range(self.num_labels)}
+        d["label2id"] = {f"LABEL_{i}": i for i in range(self.num_labels)}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], **overrides: Any) -> "DistilBertConfig":
+        """Build from a config.json dict. Keys we do not model (transformers_version, dtype, …) are ignored;
+        the old key `tie_weights_` (distilbert-base-uncased's config) means `tie_word_embeddings`; `overrides`
+        must name real fields."""
+        if not isinstance(d, dict):
+            raise TypeError(f"d must be a dict (a parsed config.json), got {type(d).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(overrides) - names
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}; fields are {sorted(names)}")
+        if d.get("model_type", cls.model_type) != cls.model_type:
+            raise ValueError(f"config has model_type {d['model_type']!r}, expected {cls.model_type!r}")
+        kwargs = {k: v for k, v in d.items() if k in names}
+        if "tie_weights_" in d and "tie_word_embeddings" not in d:
+            kwargs["tie_word_embeddings"] = bool(d["tie_weights_"])
+        if "id2label" in d and "num_labels" not in d:
+            kwargs["num_labels"] = len(d["id2label"])
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    def to_json_string(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write config.json atomically (temporary file in the same directory, then rename)."""
+        path = os.fspath(path)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(self.to_json_string())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **overrides: Any) -> "DistilBertConfig":
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            path = os.path.join(path, "config.json")
+        if not os.path.isfile(path):
+            raise OSError(f"config file not found: {path!r}")
+        with open(path, encoding="utf-8") as f:
+            try:
+                d = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path!r} is not valid JSON: {e}") from None
+        return cls.from_dict(d, **overrides)
+
+
+def count_parameters(config: DistilBertConfig) -> int:
+    """Parameters of a bare DistilBertModel, counted from the architecture (Sanh et al. 2019 §3).
+
+    embeddings: V·C word table + P·C position table (learned; a fixed sinusoidal table is not a parameter)
+                + 2C LayerNorm                           — no token-type table
+    per layer : 4·(C² + C) for q_lin, k_lin, v_lin, out_lin + 2C LayerNorm
+                + (C·I + I) + (I·C + C) for the FFN + 2C LayerNorm
+    no pooler.
+    """
+    C, I = config.dim, config.hidden_dim
+    positions = 0 if config.sinusoidal_pos_embds else config.max_position_embeddings * C
+    embeddings = config.vocab_size * C + positions + 2 * C
+    per_layer = 4 * (C * C + C) + 2 * C + (C * I + I) + (I * C + C) + 2 * C
+    return embeddings + config.n_layers * per_layer

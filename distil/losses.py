@@ -1,0 +1,126 @@
+"""The three losses of DistilBERT's training: soft targets, masked language modelling, hidden-state cosine.
+
+DistilBERT's student is trained on a linear combination (Sanh et al. 2019, §3 "Knowledge distillation" and
+"Training loss"; the published recipe weights them α_ce = 5.0, α_mlm = 2.0, α_cos = 1.0):
+
+    L = α_ce · L_ce  +  α_mlm · L_mlm  +  α_cos · L_cos
+
+- `soft_target_loss` — L_ce, the distillation loss of Hinton, Vinyals & Dean 2015, "Distilling the Knowledge in
+  a Neural Network", §2: the student matches the teacher's *softened* distribution softmax(z/T).
+- `mlm_loss` — L_mlm, BERT's masked-language-model cross-entropy on the masked positions only (Devlin et al.
+  2019 §3.1, Task #1; article 003 §4.2, with erratum 8: the loss is taken only at the masked positions).
+- `cosine_loss` — L_cos, which aligns the directions of the student's and the teacher's hidden states.
+
+Articles 000 §2 (核心概念与联系) and 002 §2–§3 (核心概念与联系, 核心算法原理具体操作步骤) name "Teacher–Student"
+training without a formula, and 002 says DistilBERT is small because of "less training data" (erratum 6): it
+was trained on the same corpus as BERT, with exactly these three losses.
+
+Shapes: logits (*, V) with any leading dims (B, T) or (B,); a `mask` (*,) bool, True = "this position counts".
+Every loss is a mean over the positions that count, so its size does not depend on the batch or the padding.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def _upcast(x: Tensor) -> Tensor:
+    """fp16/bf16 -> fp32 for the softmax and the sums; fp32/fp64 stay as they are."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def _select(x: Tensor, mask: Tensor | None, name: str) -> Tensor:
+    """Rows of x (*, V) where mask (*,) is True, flattened to (N, V)."""
+    if mask is None:
+        return x.reshape(-1, x.shape[-1])                                     # (*, V) -> (N, V)
+    if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
+        raise TypeError(f"mask must be a bool tensor (True = position counts), got "
+                        f"{mask.dtype if isinstance(mask, Tensor) else type(mask).__name__}")
+    if mask.shape != x.shape[:-1]:
+        raise ValueError(f"mask must have the shape of {name} without its last dim, {tuple(x.shape[:-1])}, "
+                         f"got {tuple(mask.shape)}")
+    return x[mask]                                                            # (*, V) -> (N, V)
+
+
+def _check_pair(student: Tensor, teacher: Tensor, names: tuple[str, str]) -> None:
+    for name, t in zip(names, (student, teacher)):
+        if not isinstance(t, Tensor) or not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got "
+                            f"{t.dtype if isinstance(t, Tensor) else type(t).__name__}")
+    if student.shape != teacher.shape:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {tuple(student.shape)} and "
+                         f"{tuple(teacher.shape)}")
+
+
+def soft_target_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float = 2.0,
+                     mask: Tensor | None = None) -> Tensor:
+    """L_ce = T² · mean over counted positions of KL( softmax(t/T) ‖ softmax(s/T) ).
+
+        KL(p_t ‖ p_s) = Σ_v p_t,v · (log p_t,v − log p_s,v),   p = softmax(z / T)
+
+    Hinton et al. 2015 §2: the student is trained on the teacher's distribution softened by a temperature T > 1,
+    which shows how the teacher ranks the wrong classes ("dark knowledge"); the gradient with respect to a
+    student logit is T·(p_s − p_t) per position, which for large T tends to (s − t − mean)/V, so that without
+    the factor T² the soft targets' gradients would shrink as 1/T² — "it is important to multiply them by T²".
+    Sanh et al. 2019 §3 use it over the vocabulary at every position (DistilBERT's L_ce); articles 000 §2 and
+    002 §3 describe this teacher–student step in words.
+
+    Cross-entropy Σ p_t log(1/p_s) and this KL differ by the teacher's entropy, a constant for the student: the
+    same gradients, but the KL is zero when the student matches the teacher. The teacher's side is detached.
+    `mask` (*,) picks the positions that count (non-pad tokens, or the MLM positions only); without it every
+    position counts. Returns a scalar; 0 (still attached to the graph) when no position counts.
+    """
+    _check_pair(student_logits, teacher_logits, ("student_logits", "teacher_logits"))
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    s = _select(student_logits, mask, "student_logits")                       # (N, V)
+    t = _select(teacher_logits.detach(), mask, "teacher_logits")              # (N, V)
+    if s.shape[0] == 0:
+        return student_logits.sum() * 0.0
+    log_p_s = F.log_softmax(_upcast(s) / temperature, dim=-1)                  # log softmax(s/T)
+    log_p_t = F.log_softmax(_upcast(t) / temperature, dim=-1)                  # log softmax(t/T)
+    kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1)                        # KL(p_t ‖ p_s) per position  (N,)
+    return temperature ** 2 * kl.mean()                                       # T² · mean
+
+
+def mlm_loss(logits: Tensor, labels: Tensor, ignore_index: int = -100) -> Tensor:
+    """L_mlm = −(1/|M|) Σ_{i∈M} log softmax(logits_i)[x_i], over the masked positions M only.
+
+    Devlin et al. 2019 §3.1 (Task #1, masked LM); article 003 §4.2 writes −log softmax(Wx + b) and leaves out
+    that it is taken only at the masked positions, for the original token (erratum 8). `labels` (*,) hold the
+    original token id at masked positions and `ignore_index` (−100, the project's convention) elsewhere.
+    Returns 0 (attached to the graph) when no position is masked, rather than the 0/0 = NaN of a plain mean.
+    """
+    if not isinstance(logits, Tensor) or not logits.is_floating_point():
+        raise TypeError("logits must be a floating-point tensor")
+    if not isinstance(labels, Tensor) or labels.is_floating_point() or labels.dtype == torch.bool:
+        raise TypeError(f"labels must be an integer tensor, got "
+                        f"{labels.dtype if isinstance(labels, Tensor) else type(labels).__name__}")
+    if labels.shape != logits.shape[:-1]:
+        raise ValueError(f"labels must have the shape of logits without its last dim, {tuple(logits.shape[:-1])}, "
+                         f"got {tuple(labels.shape)}")
+    keep = labels != ignore_index                                             # M  (*,)
+    if not bool(keep.any()):
+        return logits.sum() * 0.0
+    log_p = F.log_softmax(_upcast(logits[keep]), dim=-1)                       # (|M|, V)
+    return -log_p.gather(-1, labels[keep].long()[:, None]).mean()             # −mean log p(x_i | x_\M)
+
+
+def cosine_loss(student_hidden: Tensor, teacher_hidden: Tensor, mask: Tensor | None = None) -> Tensor:
+    """L_cos = mean over counted positions of 1 − cos(h_s, h_t),   cos(a, b) = a·b / (‖a‖ ‖b‖).
+
+    Sanh et al. 2019 §3 ("Training loss"): a cosine embedding loss that aligns the directions of the student's
+    and the teacher's last hidden states (the published code takes it on the non-pad tokens). It needs the
+    student and teacher to have the same width (DistilBERT keeps BERT's 768; article 000 §2's "halved hidden
+    size" would make it impossible). Depends only on directions: scaling either side by c > 0 leaves it as is.
+    `mask` (*,) True = the position counts (attention_mask.bool()). The teacher's side is detached.
+    """
+    _check_pair(student_hidden, teacher_hidden, ("student_hidden", "teacher_hidden"))
+    s = _select(student_hidden, mask, "student_hidden")                       # (N, C)
+    t = _select(teacher_hidden.detach(), mask, "teacher_hidden")              # (N, C)
+    if s.shape[0] == 0:
+        return student_hidden.sum() * 0.0
+    cos = F.cosine_similarity(_upcast(s), _upcast(t), dim=-1, eps=1e-8)         # (N,)
+    return (1.0 - cos).mean()

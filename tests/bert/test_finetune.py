@@ -1,0 +1,151 @@
+"""bert.finetune: the TSV reader, accuracy/F1, batching, the schedule, and a short real fine-tuning run."""
+
+import random
+from types import SimpleNamespace
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bert.finetune import (classification_metrics, length_grouped_batches, pad_batch, read_tsv, train_classifier,
+                           training_batches, warmup_linear)
+
+
+def write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ----------------------------------------------------------------------------- TSV
+def test_read_tsv_glue_layout(tmp_path):
+    p = write(tmp_path / "t.tsv", "sentence\tlabel\nit 's a charming journey . \t1\nbleak and desperate \t0\n\n")
+    data = read_tsv(p)
+    assert data.sentences == ["it 's a charming journey .", "bleak and desperate"] and data.labels == [1, 0]
+    assert len(read_tsv(p, limit=1)) == 1
+    q = write(tmp_path / "q.tsv", "label\tsentence\n2\ta \"quoted\" word\n")   # any column order, no quoting
+    assert read_tsv(q).sentences == ['a "quoted" word'] and read_tsv(q).labels == [2]
+
+
+@pytest.mark.parametrize("text, match", [
+    ("", "empty"),
+    ("sentence\tscore\nx\t1\n", "no column 'label'"),
+    ("sentence\tlabel\n", "no rows"),
+    ("sentence\tlabel\njust text\n", "line 2: expected 2"),
+    ("sentence\tlabel\nfine\tpositive\n", "line 2: label must be an integer, got 'positive'"),
+    ("sentence\tlabel\nfine\t-1\n", "label must be ≥ 0"),
+])
+def test_read_tsv_bad_files(tmp_path, text, match):
+    with pytest.raises(ValueError, match=match):
+        read_tsv(write(tmp_path / "bad.tsv", text))
+
+
+def test_read_tsv_missing_file(tmp_path):
+    with pytest.raises(OSError, match="not found"):
+        read_tsv(tmp_path / "nope.tsv")
+
+
+def test_read_real_sst2(shared_data):
+    dev = read_tsv(shared_data / "sst2" / "dev.tsv")
+    assert len(dev) == 872 and sum(dev.labels) == 444          # the counts in ../shared/data/README.md
+
+
+# ----------------------------------------------------------------------------- metrics
+def test_metrics_by_hand():
+    # gold 1 1 1 0 0, pred 1 0 1 1 0: TP=2 FP=1 FN=1 -> P=2/3, R=2/3, F1=2/3; accuracy 3/5
+    m = classification_metrics([1, 0, 1, 1, 0], [1, 1, 1, 0, 0])
+    assert m["accuracy"] == pytest.approx(0.6) and m["f1"] == pytest.approx(2 / 3)
+    # three classes, macro F1: class0 TP1 FP0 FN1 -> 2/3; class1 TP1 FP1 FN0 -> 2/3; class2 TP0 FP0 FN0... absent -> 0
+    m3 = classification_metrics([0, 1, 1], [0, 1, 0], num_labels=3)
+    assert m3["f1"] == pytest.approx((2 / 3 + 2 / 3 + 0) / 3)
+    with pytest.raises(ValueError, match="equal length"):
+        classification_metrics([1], [1, 0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1)), min_size=1, max_size=40))
+def test_binary_f1_is_harmonic_mean_of_precision_and_recall(pairs):
+    pred, gold = [p for p, _ in pairs], [g for _, g in pairs]
+    tp = sum(p == g == 1 for p, g in pairs)
+    predicted, actual = sum(pred), sum(gold)
+    m = classification_metrics(pred, gold, num_labels=2)
+    if tp:
+        precision, recall = tp / predicted, tp / actual
+        assert m["f1"] == pytest.approx(2 * precision * recall / (precision + recall))
+    else:
+        assert m["f1"] == 0.0
+    assert m["accuracy"] == pytest.approx(sum(p == g for p, g in pairs) / len(pairs))
+
+
+# ----------------------------------------------------------------------------- batching and schedule
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 60), min_size=1, max_size=300), st.integers(1, 17), st.integers(1, 5))
+def test_length_grouped_batches_cover_every_index_once(lengths, batch_size, group):
+    batches = length_grouped_batches(lengths, batch_size, random.Random(0), group=group)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(len(lengths)))
+    assert all(1 <= len(b) <= batch_size for b in batches)
+
+
+def test_length_grouping_pads_less_than_random_batches():
+    rng = random.Random(1)
+    lengths = [rng.randint(3, 60) for _ in range(3200)]
+    padded = lambda bs: sum(max(lengths[i] for i in b) * len(b) for b in bs)  # noqa: E731
+    grouped = length_grouped_batches(lengths, 32, random.Random(0))
+    order = list(range(len(lengths)))
+    random.Random(0).shuffle(order)
+    plain = [order[i:i + 32] for i in range(0, len(order), 32)]
+    assert padded(grouped) < 0.7 * padded(plain)
+
+
+def test_pad_batch_and_training_batches():
+    b = pad_batch([[101, 7, 102], [101, 102]], pad_id=0)
+    assert b["input_ids"].tolist() == [[101, 7, 102], [101, 102, 0]]
+    assert b["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+    ids, labels = [[1, 2], [1, 2, 3], [4]], [0, 1, 1]
+    it = training_batches(ids, labels, batch_size=2, seed=0)
+    seen = [next(it) for _ in range(4)]                        # two epochs of 2 batches
+    for batch in seen:
+        for row, i in enumerate(batch["index"].tolist()):
+            assert batch["labels"][row].item() == labels[i]
+            assert batch["attention_mask"][row].sum().item() == len(ids[i])
+
+
+def test_warmup_linear_schedule():
+    factors = [warmup_linear(s, 4, 10) for s in range(10)]
+    assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert factors[4:] == pytest.approx([1.0, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])
+
+
+# ----------------------------------------------------------------------------- the loop on a toy model
+class Toy(torch.nn.Module):
+    """A bag-of-embeddings classifier with the (input_ids, attention_mask, labels) -> .loss/.logits interface."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(10, 8)
+        self.out = torch.nn.Linear(8, 2)
+
+    def forward(self, input_ids, attention_mask, labels=None):
+        h = (self.emb(input_ids) * attention_mask[..., None]).sum(1) / attention_mask.sum(1, keepdim=True)
+        logits = self.out(h)
+        loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return SimpleNamespace(loss=loss, logits=logits)
+
+
+def test_train_classifier_learns_a_toy_task_and_logs():
+    torch.manual_seed(0)
+    rng = random.Random(0)
+    ids = [[rng.choice([1, 2, 3]) if y else rng.choice([4, 5, 6]) for _ in range(rng.randint(1, 6))]
+           for y in [i % 2 for i in range(200)]]
+    labels = [i % 2 for i in range(200)]
+    model, records = Toy(), []
+    final = train_classifier(model, training_batches(ids, labels, 16, seed=0), max_steps=120, lr=0.05,
+                             evaluate=lambda step: {"dev_accuracy": 1.0}, eval_every=60, log=records.append)
+    assert final["steps"] == 120 and records[-1]["step"] == 120
+    assert [r["step"] for r in records if "dev_accuracy" in r] == [60, 120]
+    with torch.no_grad():
+        logits = model(**pad_batch(ids), labels=None).logits
+    assert (logits.argmax(-1) == torch.tensor(labels)).float().mean() > 0.95
+    with pytest.raises(ValueError, match="max_steps"):
+        train_classifier(model, iter([]), max_steps=0, lr=0.1)

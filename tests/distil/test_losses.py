@@ -1,0 +1,170 @@
+"""The three distillation losses: hand computations, and the properties the formulas promise."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from distil.losses import cosine_loss, mlm_loss, soft_target_loss
+
+SETTINGS = settings(max_examples=30, deadline=None)
+
+
+def logits_pair(draw, n=None, v=None, low=-5.0, high=5.0):
+    n = n or draw(st.integers(1, 6))
+    v = v or draw(st.integers(2, 9))
+    seed = draw(st.integers(0, 2**31 - 1))
+    g = torch.Generator().manual_seed(seed)
+    s = torch.rand(n, v, generator=g, dtype=torch.float64) * (high - low) + low
+    t = torch.rand(n, v, generator=g, dtype=torch.float64) * (high - low) + low
+    return s, t
+
+
+pairs = st.composite(logits_pair)
+
+
+# ---------------------------------------------------------------- soft targets (Hinton et al. 2015 §2)
+def test_soft_target_loss_by_hand():
+    s, t, T = [1.0, 2.0, 0.5], [3.0, 0.0, 1.0], 2.0
+
+    def softmax(z):
+        e = [math.exp(x / T) for x in z]
+        return [x / sum(e) for x in e]
+
+    ps, pt = softmax(s), softmax(t)
+    expected = T * T * sum(q * (math.log(q) - math.log(p)) for p, q in zip(ps, pt))
+    got = soft_target_loss(torch.tensor([s]), torch.tensor([t]), temperature=T)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_soft_target_loss_mean_over_counted_positions_only():
+    g = torch.Generator().manual_seed(0)
+    s, t = torch.randn(2, 3, 5, generator=g), torch.randn(2, 3, 5, generator=g)
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    per_pos = [soft_target_loss(s[b, i][None], t[b, i][None], 3.0) for b in range(2) for i in range(3) if mask[b, i]]
+    assert soft_target_loss(s, t, 3.0, mask=mask).item() == pytest.approx(torch.stack(per_pos).mean().item(), rel=1e-6)
+    # what is not counted does not matter, and gets no gradient
+    s2 = s.clone()
+    s2[~mask] = 100.0
+    s2.requires_grad_(True)
+    loss = soft_target_loss(s2, t, 3.0, mask=mask)
+    assert loss.item() == pytest.approx(soft_target_loss(s, t, 3.0, mask=mask).item(), rel=1e-6)
+    loss.backward()
+    assert s2.grad[~mask].abs().max() == 0
+
+
+@SETTINGS
+@given(pairs(), st.floats(0.5, 10.0))
+def test_soft_target_loss_zero_iff_logits_match_and_nonnegative(pair, T):
+    s, t = pair
+    assert soft_target_loss(s, s.clone(), T).item() == pytest.approx(0.0, abs=1e-12)
+    assert soft_target_loss(s, t, T).item() >= -1e-12
+
+
+@SETTINGS
+@given(pairs(), st.floats(0.5, 10.0), st.floats(-50, 50), st.floats(-50, 50))
+def test_soft_target_loss_invariant_to_constant_shift(pair, T, cs, ct):
+    s, t = pair
+    base = soft_target_loss(s, t, T)
+    assert soft_target_loss(s + cs, t + ct, T).item() == pytest.approx(base.item(), rel=1e-9, abs=1e-12)
+    # a different constant per row (position) too
+    row = torch.linspace(-7, 7, s.shape[0], dtype=s.dtype)[:, None]
+    assert soft_target_loss(s + row, t - row, T).item() == pytest.approx(base.item(), rel=1e-9, abs=1e-12)
+
+
+@SETTINGS
+@given(pairs(), st.floats(0.5, 10.0))
+def test_soft_target_gradient_is_T_times_prob_difference(pair, T):
+    """d L_ce / d s = T · (softmax(s/T) − softmax(t/T)) / N, the formula behind Hinton's T² argument."""
+    s, t = pair
+    x = s.clone().requires_grad_(True)
+    soft_target_loss(x, t, T).backward()
+    expected = T * (F.softmax(s / T, -1) - F.softmax(t / T, -1)) / s.shape[0]
+    torch.testing.assert_close(x.grad, expected, rtol=1e-9, atol=1e-12)
+
+
+@SETTINGS
+@given(pairs(low=-2.0, high=2.0), st.sampled_from([8.0, 16.0, 32.0, 64.0]))
+def test_soft_target_gradient_magnitude_stable_across_temperature(pair, T):
+    """With T², the gradient tends to (s − t)/V (zero-mean logits) as T grows: its size does not fade with T.
+    Without T² it would be 1/T² of that (Hinton et al. 2015 §2)."""
+    s, t = pair
+    s, t = s - s.mean(-1, keepdim=True), t - t.mean(-1, keepdim=True)
+    if (s - t).norm() < 1e-3:
+        return
+    limit = ((s - t) / (s.shape[-1] * s.shape[0])).norm()
+    x = s.clone().requires_grad_(True)
+    soft_target_loss(x, t, T).backward()
+    assert 0.9 < (x.grad.norm() / limit).item() < 1.1
+    y = s.clone().requires_grad_(True)
+    (soft_target_loss(y, t, T) / T**2).backward()      # the plain KL: its gradient shrinks as 1/T²
+    assert (y.grad.norm() * T**2 / limit).item() == pytest.approx((x.grad.norm() / limit).item(), rel=1e-9)
+
+
+def test_soft_target_loss_detaches_teacher_and_checks_input():
+    s, t = torch.randn(4, 5, requires_grad=True), torch.randn(4, 5, requires_grad=True)
+    soft_target_loss(s, t).backward()
+    assert t.grad is None and s.grad is not None
+    with pytest.raises(ValueError, match="temperature"):
+        soft_target_loss(s, t, temperature=0.0)
+    with pytest.raises(ValueError, match="same shape"):
+        soft_target_loss(s, t[:, :3])
+    with pytest.raises(TypeError, match="mask"):
+        soft_target_loss(s, t, mask=torch.ones(4))
+    with pytest.raises(ValueError, match="mask"):
+        soft_target_loss(s, t, mask=torch.ones(5, dtype=torch.bool))
+    empty = soft_target_loss(s, t, mask=torch.zeros(4, dtype=torch.bool))
+    assert empty.item() == 0.0 and empty.requires_grad
+
+
+# ---------------------------------------------------------------- MLM (Devlin et al. 2019 §3.1; article 003 §4.2)
+def test_mlm_loss_by_hand_only_masked_positions():
+    logits = torch.tensor([[[2.0, 0.0, -1.0], [0.5, 0.5, 0.5]], [[1.0, 3.0, 0.0], [0.0, 0.0, 9.0]]])
+    labels = torch.tensor([[0, -100], [2, -100]])
+    lp = lambda z, i: z[i] - math.log(sum(math.exp(x) for x in z))  # noqa: E731
+    expected = -(lp([2.0, 0.0, -1.0], 0) + lp([1.0, 3.0, 0.0], 2)) / 2
+    assert mlm_loss(logits, labels).item() == pytest.approx(expected, rel=1e-6)
+    assert mlm_loss(logits, labels).item() == pytest.approx(
+        F.cross_entropy(logits.view(-1, 3), labels.view(-1)).item(), rel=1e-6)
+
+
+def test_mlm_loss_nothing_masked_is_zero_not_nan_and_checks_input():
+    logits = torch.randn(2, 3, 4, requires_grad=True)
+    out = mlm_loss(logits, torch.full((2, 3), -100))
+    assert out.item() == 0.0 and out.requires_grad
+    with pytest.raises(ValueError, match="labels"):
+        mlm_loss(logits, torch.zeros(2, 4, dtype=torch.long))
+    with pytest.raises(TypeError, match="labels"):
+        mlm_loss(logits, torch.zeros(2, 3))
+
+
+@SETTINGS
+@given(pairs(), st.floats(-50, 50))
+def test_mlm_loss_invariant_to_constant_shift(pair, c):
+    s, _ = pair
+    labels = torch.arange(s.shape[0]) % s.shape[1]
+    assert mlm_loss(s + c, labels).item() == pytest.approx(mlm_loss(s, labels).item(), rel=1e-9, abs=1e-12)
+
+
+# ---------------------------------------------------------------- cosine (Sanh et al. 2019 §3)
+def test_cosine_loss_by_hand():
+    s = torch.tensor([[[1.0, 0.0], [1.0, 1.0], [5.0, 5.0]]])
+    t = torch.tensor([[[0.0, 2.0], [2.0, 2.0], [-1.0, 0.0]]])
+    mask = torch.tensor([[True, True, False]])
+    # position 0: orthogonal, 1 − 0 = 1; position 1: parallel, 1 − 1 = 0; position 2 not counted
+    assert cosine_loss(s, t, mask).item() == pytest.approx(0.5, abs=1e-7)
+    assert cosine_loss(s, t).item() == pytest.approx((1 + 0 + (1 + 1 / math.sqrt(2))) / 3, abs=1e-6)
+
+
+@SETTINGS
+@given(pairs(), st.floats(0.01, 100.0), st.floats(0.01, 100.0))
+def test_cosine_loss_properties(pair, a, b):
+    s, t = pair
+    assert cosine_loss(s, s.clone()).item() == pytest.approx(0.0, abs=1e-12)
+    base = cosine_loss(s, t).item()
+    assert -1e-12 <= base <= 2 + 1e-12
+    assert cosine_loss(a * s, b * t).item() == pytest.approx(base, rel=1e-9, abs=1e-12)
+    assert cosine_loss(s, -s).item() == pytest.approx(2.0, abs=1e-9)

@@ -1,0 +1,108 @@
+"""What `BertTokenizer.__call__` returns, and the rules it follows for truncation and padding.
+
+BERT's input for one sequence A or a pair (A, B) (Devlin et al. 2019 §3, Figure 2):
+
+    [CLS] A [SEP]              token_type_ids 0 ... 0
+    [CLS] A [SEP] B [SEP]      token_type_ids 0 for [CLS] A [SEP], 1 for B [SEP]
+
+Truncation happens before the special tokens are added, so the content may use max_length - 2 (one sequence) or
+max_length - 3 (a pair) tokens. The strategies are those of Hugging Face (and their exact arithmetic is that of
+the `tokenizers` library, so the ids agree):
+
+    longest_first  one sequence: keep the first `budget` tokens. A pair of lengths n1 <= n2: if the shorter fits in
+                   half the budget it is kept whole and the longer gets the rest (budget - n1); otherwise both are
+                   cut, the first gets budget // 2 and the second budget - budget // 2 (if the first was the
+                   longer one, they swap: the longer keeps the extra token).
+    only_first     remove the excess from A only (error if A is not longer than the excess).
+    only_second    remove the excess from B only (error if there is no B, or B is too short).
+
+Padding appends [PAD] (id 0, token type 0, attention 0, offsets (0, 0)) on the right, up to the longest sequence of
+the batch ("longest" / True) or to max_length ("max_length"); a sequence already longer is left as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STRATEGIES = ("longest_first", "only_first", "only_second")
+
+
+class BatchEncoding(dict):
+    """input_ids, token_type_ids, attention_mask (and offset_mapping when asked): a dict, so `model(**enc)` works,
+    that also reads as attributes (`enc.input_ids`) and moves its tensors with `enc.to(device)`."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"BatchEncoding has no field {name!r}; it has {sorted(self)}") from None
+
+    def to(self, device: Any) -> "BatchEncoding":
+        """A copy whose tensors are on `device` (a torch.device or "cuda", "cpu", ...); lists are left as they are."""
+        return BatchEncoding({k: v.to(device) if hasattr(v, "to") else v for k, v in self.items()})
+
+
+def resolve_options(padding: Any, truncation: Any, max_length: Any,
+                    model_max_length: int | None) -> tuple[str | None, str | None, int | None]:
+    """Hugging Face's argument rules -> (padding mode or None, truncation strategy or None, max_length).
+
+    padding: False/None/"do_not_pad" | True/"longest" | "max_length".
+    truncation: None | False/"do_not_truncate" | True (= "longest_first") | one of STRATEGIES. As in Hugging Face,
+    truncation=None with a max_length and no padding means "longest_first". A missing max_length falls back to
+    model_max_length (the checkpoint's limit, 512 for BERT) when truncating or padding to max_length.
+    """
+    if padding in (False, None, "do_not_pad"):
+        pad = None
+    elif padding is True or padding == "longest":
+        pad = "longest"
+    elif padding == "max_length":
+        pad = "max_length"
+    else:
+        raise ValueError(f"padding: expected True, False, 'longest', 'max_length' or 'do_not_pad', got {padding!r}")
+    if truncation is None:
+        strategy = "longest_first" if max_length is not None and pad is None else None
+    elif truncation is False or truncation == "do_not_truncate":
+        strategy = None
+    elif truncation is True:
+        strategy = "longest_first"
+    elif truncation in STRATEGIES:
+        strategy = truncation
+    else:
+        raise ValueError(f"truncation: expected True, False or one of {STRATEGIES}, got {truncation!r}")
+    if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 0):
+        raise ValueError(f"max_length: expected a non-negative int or None, got {max_length!r}")
+    if max_length is None and (strategy is not None or pad == "max_length"):
+        max_length = model_max_length
+        if max_length is None and pad == "max_length":
+            raise ValueError("padding='max_length' needs max_length (this tokenizer has no model_max_length)")
+    return pad, strategy, max_length
+
+
+def kept_lengths(n1: int, n2: int | None, budget: int, strategy: str) -> tuple[int, int | None]:
+    """How many tokens of A (n1 long) and B (n2 long, None for no pair) to keep so that they fit `budget`
+    (max_length minus the special tokens). Raises ValueError where the strategy cannot make them fit."""
+    total = n1 + (n2 or 0)
+    if budget == 0:                       # nothing fits: every strategy empties both (as the reference does)
+        return 0, None if n2 is None else 0
+    if total <= budget:
+        return n1, n2
+    excess = total - budget
+    if strategy == "longest_first":
+        if n2 is None:
+            return budget, None
+        short, long_ = min(n1, n2), max(n1, n2)
+        if short <= budget - short:       # the shorter fits in half: keep it, the longer gets the rest
+            keep_short, keep_long = short, budget - short
+        else:                             # both longer than half: halve, the extra token to the longer one
+            keep_short, keep_long = budget // 2, budget - budget // 2
+        return (keep_short, keep_long) if n1 <= n2 else (keep_long, keep_short)
+    if strategy == "only_second" and n2 is None:
+        raise ValueError(f"truncation='only_second' needs a text_pair: a single sequence of {n1} tokens does not "
+                         f"fit max_length (room for {budget} after the special tokens)")
+    target = n1 if strategy == "only_first" else n2
+    if target <= excess:
+        which = "first" if strategy == "only_first" else "second"
+        raise ValueError(f"truncation={strategy!r}: the {which} sequence has {target} tokens but {excess} must go "
+                         f"to fit max_length (room for {budget} after the special tokens); use 'longest_first' "
+                         f"or a larger max_length")
+    return (n1 - excess, n2) if strategy == "only_first" else (n1, n2 - excess)

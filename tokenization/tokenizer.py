@@ -1,0 +1,431 @@
+"""BertTokenizer: text -> ids for BERT, with the Hugging Face calling convention.
+
+    tok = BertTokenizer.from_pretrained("path/to/checkpoint")        # reads vocab.txt (+ tokenizer_config.json)
+    enc = tok(["a sentence", "another"], padding=True, truncation=True, max_length=128, return_tensors="pt")
+    enc.input_ids, enc.token_type_ids, enc.attention_mask            # also enc["input_ids"], model(**enc)
+    tok.decode(enc.input_ids[0], skip_special_tokens=True)
+
+The pipeline for one text (each step in its own module):
+
+    1. special tokens written in the text ("[MASK]", "[SEP]", ...) are cut out first and kept whole, exactly as
+       written (case-sensitive), as Hugging Face does;
+    2. BasicTokenizer (basic.py): clean, isolate CJK ideographs, strip accents + lower-case, split punctuation;
+    3. WordpieceTokenizer (wordpiece.py): each word -> greedy longest-match-first pieces, [UNK] if none;
+    4. ids from vocab.txt; truncation, [CLS]/[SEP], token types and padding (encoding.py).
+
+Steps 2-3 are remembered per whitespace-separated chunk of cleaned text (a dict from chunk to its ids), so a corpus
+pays for each distinct word once. `backend="fast"` computes the same ids with the Rust `tokenizers` library
+(fast.py); the from-scratch path is the default and the reference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .basic import BasicTokenizer
+from .encoding import BatchEncoding, kept_lengths, resolve_options
+from .vocab import load_vocab, save_vocab
+from .wordpiece import WordpieceTokenizer
+
+_NON_SPACE = re.compile(r"[^ ]+")
+SPECIAL_NAMES = ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token")  # Hugging Face's order
+_CACHE_LIMIT = 1_000_000  # distinct chunks remembered before the memo starts afresh
+
+
+class BertTokenizer:
+    """WordPiece tokenizer for BERT, written from scratch; same tokens, ids and offsets as Hugging Face's.
+
+    Args:
+        vocab_file: path of vocab.txt (or give `vocab`, a {token: id} dict or a list of tokens in id order).
+        do_lower_case: lower-case (and, unless strip_accents says otherwise, strip accents): uncased checkpoints.
+        unk_token, sep_token, pad_token, cls_token, mask_token: the special tokens; they must be in the vocabulary.
+        tokenize_chinese_chars: make each CJK ideograph a word of its own.
+        strip_accents: None = follow do_lower_case (BERT's rule); True/False to force.
+        never_split: chunks the BasicTokenizer keeps whole.
+        model_max_length: default max_length for truncation / padding="max_length" (512 for BERT checkpoints).
+        max_input_chars_per_word: longer words become [UNK].
+        clean_up_tokenization_spaces: default of decode's option of that name.
+        backend: "python" (from scratch, the default) or "fast" (the Rust `tokenizers` library; same outputs).
+    """
+
+    def __init__(self, vocab_file: str | os.PathLike | None = None, do_lower_case: bool = True,
+                 unk_token: str = "[UNK]", sep_token: str = "[SEP]", pad_token: str = "[PAD]",
+                 cls_token: str = "[CLS]", mask_token: str = "[MASK]", tokenize_chinese_chars: bool = True,
+                 strip_accents: bool | None = None, never_split: Iterable[str] | None = None,
+                 model_max_length: int | None = None, max_input_chars_per_word: int = 100,
+                 clean_up_tokenization_spaces: bool = False, backend: str = "python",
+                 vocab: dict[str, int] | Sequence[str] | None = None):
+        if (vocab_file is None) == (vocab is None):
+            raise ValueError("BertTokenizer: give exactly one of vocab_file (path of vocab.txt) and vocab")
+        if vocab_file is not None:
+            vocab = load_vocab(vocab_file)
+        elif not isinstance(vocab, dict):
+            vocab = {token: i for i, token in enumerate(vocab)}
+        if backend not in ("python", "fast"):
+            raise ValueError(f"backend: expected 'python' or 'fast', got {backend!r}")
+        self.vocab: dict[str, int] = vocab
+        self.ids_to_tokens: dict[int, str] = {i: t for t, i in vocab.items()}
+        if sorted(self.ids_to_tokens) != list(range(len(vocab))):
+            raise ValueError(f"vocab: ids must be 0..{len(vocab) - 1}, each once")
+        specials = dict(zip(SPECIAL_NAMES, (unk_token, sep_token, pad_token, cls_token, mask_token)))
+        for name, token in specials.items():
+            if token not in vocab:
+                raise ValueError(f"{name}: {token!r} is not in the vocabulary ({len(vocab)} tokens)")
+            setattr(self, name, token)
+        self.do_lower_case = do_lower_case
+        self.tokenize_chinese_chars = tokenize_chinese_chars
+        self.strip_accents = strip_accents
+        self.model_max_length = model_max_length
+        self.clean_up_tokenization_spaces = clean_up_tokenization_spaces
+        self.backend = backend
+        self.basic_tokenizer = BasicTokenizer(do_lower_case, never_split, tokenize_chinese_chars, strip_accents)
+        self.wordpiece_tokenizer = WordpieceTokenizer(vocab, unk_token, max_input_chars_per_word)
+        self.all_special_tokens = list(dict.fromkeys(specials.values()))
+        self.all_special_ids = [vocab[t] for t in self.all_special_tokens]
+        # special tokens written in the text: longest first, so that the regex finds the longest match
+        self._special_re = re.compile("|".join(map(re.escape, sorted(self.all_special_tokens, key=len, reverse=True))))
+        self._cache: dict[str, tuple[tuple[int, ...], tuple[tuple[int, int], ...]]] = {}
+        self._fast = None
+        if backend == "fast":  # chosen once, here
+            from .fast import FastBackend
+            self._fast = FastBackend(self, max_input_chars_per_word)
+
+    # ---------------------------------------------------------------- loading and saving
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, **kwargs: Any) -> "BertTokenizer":
+        """Load from a checkpoint directory: vocab.txt, plus do_lower_case, strip_accents, special tokens,
+        model_max_length ... from tokenizer_config.json / special_tokens_map.json when present. Keyword
+        arguments override them (e.g. backend="fast")."""
+        path = os.fspath(path)
+        if not os.path.isdir(path):
+            raise OSError(f"from_pretrained: {path!r} is not a directory (expected a checkpoint folder with vocab.txt)")
+        vocab_file = os.path.join(path, "vocab.txt")
+        if not os.path.isfile(vocab_file):
+            raise FileNotFoundError(f"from_pretrained: no vocab.txt in {path!r}")
+        options: dict[str, Any] = {}
+        for name in ("tokenizer_config.json", "special_tokens_map.json"):
+            file = os.path.join(path, name)
+            if os.path.isfile(file):
+                with open(file, encoding="utf-8") as f:
+                    options.update(json.load(f))
+        known = ("do_lower_case", "tokenize_chinese_chars", "strip_accents", "never_split", "model_max_length",
+                 "clean_up_tokenization_spaces", *SPECIAL_NAMES)
+        init = {k: options[k] for k in known if options.get(k) is not None}
+        for name in SPECIAL_NAMES:  # special_tokens_map.json may store {"content": "[CLS]", ...}
+            if isinstance(init.get(name), dict):
+                init[name] = init[name]["content"]
+        if isinstance(init.get("model_max_length"), (int, float)) and init["model_max_length"] > 10**9:
+            del init["model_max_length"]  # Hugging Face's "no limit" placeholder (1e30)
+        return cls(vocab_file, **{**init, **kwargs})
+
+    def save_pretrained(self, path: str | os.PathLike) -> tuple[str, ...]:
+        """Write vocab.txt, tokenizer_config.json and special_tokens_map.json into `path` (each atomically);
+        the folder loads back with from_pretrained, here and in transformers."""
+        path = os.fspath(path)
+        os.makedirs(path, exist_ok=True)
+        specials = {name: getattr(self, name) for name in SPECIAL_NAMES}
+        config = {"tokenizer_class": "BertTokenizer", "do_lower_case": self.do_lower_case,
+                  "tokenize_chinese_chars": self.tokenize_chinese_chars, "strip_accents": self.strip_accents,
+                  "never_split": sorted(self.basic_tokenizer.never_split) or None,
+                  "model_max_length": self.model_max_length,
+                  "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces, **specials}
+        written = [save_vocab(self.vocab, os.path.join(path, "vocab.txt"))]
+        for name, content in (("tokenizer_config.json", config), ("special_tokens_map.json", specials)):
+            file = os.path.join(path, name)
+            tmp = f"{file}.tmp-{os.getpid()}"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(content, f, indent=2, ensure_ascii=False)
+            os.replace(tmp, file)
+            written.append(file)
+        return tuple(written)
+
+    # ---------------------------------------------------------------- vocabulary
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    def get_vocab(self) -> dict[str, int]:
+        return dict(self.vocab)
+
+    @property
+    def unk_token_id(self) -> int:
+        return self.vocab[self.unk_token]
+
+    @property
+    def sep_token_id(self) -> int:
+        return self.vocab[self.sep_token]
+
+    @property
+    def pad_token_id(self) -> int:
+        return self.vocab[self.pad_token]
+
+    @property
+    def cls_token_id(self) -> int:
+        return self.vocab[self.cls_token]
+
+    @property
+    def mask_token_id(self) -> int:
+        return self.vocab[self.mask_token]
+
+    def convert_tokens_to_ids(self, tokens: str | Sequence[str]) -> int | list[int]:
+        """Token(s) -> id(s); a token not in the vocabulary -> unk_token_id."""
+        if isinstance(tokens, str):
+            return self.vocab.get(tokens, self.unk_token_id)
+        return [self.vocab.get(t, self.unk_token_id) for t in tokens]
+
+    def convert_ids_to_tokens(self, ids: int | Sequence[int], skip_special_tokens: bool = False) -> str | list[str]:
+        """Id(s) -> token(s). Raises ValueError for an id outside 0..vocab_size-1."""
+        if isinstance(ids, int) and not isinstance(ids, bool):
+            return self._id_to_token(ids)
+        ids = _as_id_list(ids, "ids")
+        special = set(self.all_special_ids) if skip_special_tokens else set()
+        return [self._id_to_token(i) for i in ids if i not in special]
+
+    def _id_to_token(self, i: int) -> str:
+        token = self.ids_to_tokens.get(i)
+        if token is None:
+            raise ValueError(f"token id {i!r} is outside the vocabulary (0..{len(self.vocab) - 1})")
+        return token
+
+    # ---------------------------------------------------------------- text -> tokens / ids
+    def tokenize(self, text: str) -> list[str]:
+        """Text -> WordPiece tokens (no [CLS]/[SEP]). Special tokens written in the text stay whole."""
+        _check_text(text, "text")
+        if self._fast is not None:
+            return self._fast.tokenize(text)
+        return [self.ids_to_tokens[i] for i in self._encode_text(text, False)[0]]
+
+    def _segments(self, text: str) -> Iterable[tuple[int, int, int | None]]:
+        """Cut out special tokens written in the text: (start, end, id) for them, (start, end, None) between."""
+        start = 0
+        for m in self._special_re.finditer(text):
+            if m.start() > start:
+                yield start, m.start(), None
+            yield m.start(), m.end(), self.vocab[m.group()]
+            start = m.end()
+        if start < len(text):
+            yield start, len(text), None
+
+    def _encode_text(self, text: str, with_offsets: bool) -> tuple[list[int], list[tuple[int, int]] | None]:
+        """One text -> its ids (and the (start, end) character span of the input each id came from)."""
+        ids: list[int] = []
+        spans: list[tuple[int, int]] | None = [] if with_offsets else None
+        for start, end, special_id in self._segments(text):
+            if special_id is not None:
+                ids.append(special_id)
+                if spans is not None:
+                    spans.append((start, end))
+                continue
+            cleaned, origins = self.basic_tokenizer.clean_and_split_chinese(text[start:end])
+            if spans is None:
+                for chunk in cleaned.split():
+                    ids.extend(self._chunk(chunk)[0])
+                continue
+            for m in _NON_SPACE.finditer(cleaned):
+                chunk_ids, chunk_spans = self._chunk(m.group())
+                ids.extend(chunk_ids)
+                base = start
+                where = origins[m.start():m.end()]
+                spans.extend((base + where[s], base + where[e - 1] + 1) for s, e in chunk_spans)
+        return ids, spans
+
+    def _chunk(self, chunk: str) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
+        """A whitespace-free chunk of cleaned text -> (ids, spans within the chunk), memoised."""
+        hit = self._cache.get(chunk)
+        if hit is None:
+            ids, spans = [], []
+            for word, where in self.basic_tokenizer.words(chunk):
+                for piece, start, end in self.wordpiece_tokenizer.split(word):
+                    ids.append(self.vocab[piece])
+                    spans.append((where[start], where[end - 1] + 1))
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            hit = self._cache[chunk] = (tuple(ids), tuple(spans))
+        return hit
+
+    # ---------------------------------------------------------------- special tokens
+    def build_inputs_with_special_tokens(self, ids_a: list[int], ids_b: list[int] | None = None) -> list[int]:
+        """[CLS] A [SEP] or [CLS] A [SEP] B [SEP]."""
+        cls, sep = [self.cls_token_id], [self.sep_token_id]
+        return cls + ids_a + sep if ids_b is None else cls + ids_a + sep + ids_b + sep
+
+    def get_special_tokens_mask(self, ids: Sequence[int], already_has_special_tokens: bool = True) -> list[int]:
+        """1 where ids[i] is a special token ([CLS], [SEP], [PAD], ...), else 0 (e.g. to exclude them from MLM)."""
+        if not already_has_special_tokens:
+            raise ValueError("get_special_tokens_mask: only already_has_special_tokens=True is supported")
+        special = set(self.all_special_ids)
+        return [int(i in special) for i in ids]
+
+    # ---------------------------------------------------------------- the Hugging Face call
+    def __call__(self, text: str | Sequence[str], text_pair: str | Sequence[str] | None = None,
+                 add_special_tokens: bool = True, padding: bool | str = False, truncation: bool | str | None = None,
+                 max_length: int | None = None, return_tensors: str | None = None,
+                 return_token_type_ids: bool = True, return_attention_mask: bool = True,
+                 return_offsets_mapping: bool = False) -> BatchEncoding:
+        """Encode one text (lists of ints) or a batch (lists of lists; tensors with return_tensors="pt"), with an
+        optional second text per example (text_pair). Truncation and padding as in Hugging Face: see encoding.py.
+        Returns a BatchEncoding with input_ids, token_type_ids, attention_mask (and offset_mapping if asked)."""
+        batched = not isinstance(text, str)
+        texts, pairs = _check_inputs(text, text_pair)
+        pad, strategy, max_length = resolve_options(padding, truncation, max_length, self.model_max_length)
+        if return_tensors not in (None, "pt"):
+            raise ValueError(f"return_tensors: expected None or 'pt', got {return_tensors!r}")
+        n_special = (2 if pairs is None else 3) if add_special_tokens else 0
+        if strategy is not None and max_length is not None and max_length < n_special:
+            raise ValueError(f"max_length={max_length} is too small: {n_special} special tokens ([CLS], [SEP]) "
+                             f"are added to {'each pair' if pairs else 'each sequence'}; use max_length >= {n_special}"
+                             f" (or add_special_tokens=False)")
+        budget = None if strategy is None or max_length is None else max_length - n_special
+        if self._fast is not None:
+            rows = self._fast.encode(texts, pairs, add_special_tokens, strategy, budget, return_offsets_mapping)
+        else:
+            rows = [self._encode_example(a, None if pairs is None else pairs[i], add_special_tokens, strategy,
+                                         budget, return_offsets_mapping) for i, a in enumerate(texts)]
+        if pad is not None and rows:
+            target = max(len(r[0]) for r in rows) if pad == "longest" else max_length
+            rows = [self._pad(row, target) for row in rows]
+        names = ["input_ids", "token_type_ids", "attention_mask", "offset_mapping"]
+        wanted = [True, return_token_type_ids, return_attention_mask, return_offsets_mapping]
+        enc = BatchEncoding({n: [r[k] for r in rows] for k, n in enumerate(names) if wanted[k]})
+        if return_tensors == "pt":
+            return _to_tensors(enc)
+        return enc if batched else BatchEncoding({k: v[0] for k, v in enc.items()})
+
+    def _encode_example(self, a: str, b: str | None, add_special_tokens: bool, strategy: str | None,
+                        budget: int | None, with_offsets: bool) -> tuple[list, list, list, list | None]:
+        ids_a, spans_a = self._encode_text(a, with_offsets)
+        ids_b, spans_b = self._encode_text(b, with_offsets) if b is not None else (None, None)
+        if budget is not None:
+            keep_a, keep_b = kept_lengths(len(ids_a), None if ids_b is None else len(ids_b), budget, strategy)
+            ids_a, spans_a = ids_a[:keep_a], spans_a and spans_a[:keep_a]
+            if ids_b is not None:
+                ids_b, spans_b = ids_b[:keep_b], spans_b and spans_b[:keep_b]
+        if add_special_tokens:
+            ids = self.build_inputs_with_special_tokens(ids_a, ids_b)
+            types = [0] * (len(ids_a) + 2) + ([] if ids_b is None else [1] * (len(ids_b) + 1))
+            if with_offsets:
+                spans = [(0, 0)] + spans_a + [(0, 0)] + ([] if ids_b is None else spans_b + [(0, 0)])
+        else:
+            ids = ids_a + (ids_b or [])
+            types = [0] * len(ids_a) + [1] * len(ids_b or [])
+            if with_offsets:
+                spans = spans_a + (spans_b or [])
+        return ids, types, [1] * len(ids), spans if with_offsets else None
+
+    def _pad(self, row: tuple, length: int) -> tuple:
+        ids, types, mask, spans = row
+        n = length - len(ids)
+        if n <= 0:
+            return row
+        return (ids + [self.pad_token_id] * n, types + [0] * n, mask + [0] * n,
+                None if spans is None else spans + [(0, 0)] * n)
+
+    def encode(self, text: str, text_pair: str | None = None, add_special_tokens: bool = True,
+               padding: bool | str = False, truncation: bool | str | None = None,
+               max_length: int | None = None) -> list[int]:
+        """One text (and optional pair) -> list of ids, [CLS] ... [SEP] included by default."""
+        _check_text(text, "text")
+        if text_pair is not None:
+            _check_text(text_pair, "text_pair")
+        return self(text, text_pair, add_special_tokens, padding, truncation, max_length)["input_ids"]
+
+    # ---------------------------------------------------------------- ids -> text
+    def decode(self, ids: Sequence[int] | Any, skip_special_tokens: bool = False,
+               clean_up_tokenization_spaces: bool | None = None) -> str:
+        """Ids -> text, as the reference WordPiece decoder does: tokens joined by spaces, except that a "##" piece
+        is glued to the previous token, and a space before "." "?" "!" "," tokens is removed. With
+        clean_up_tokenization_spaces (default: the tokenizer's setting), Hugging Face's extra clean-up on the whole
+        string follows (" 's" -> "'s", " n't" -> "n't", ...)."""
+        ids = _as_id_list(ids, "ids")
+        tokens = self.convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens)
+        out = []
+        for i, token in enumerate(tokens):
+            if i > 0:
+                token = token[2:] if token.startswith("##") else " " + token
+            out.append(_cleanup_token(token))
+        text = "".join(out)
+        if self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces:
+            text = clean_up_tokenization(text)
+        return text
+
+    def batch_decode(self, sequences: Sequence[Sequence[int]] | Any, **kwargs: Any) -> list[str]:
+        """decode() for each sequence of a batch (a list of lists or a 2-D tensor)."""
+        if hasattr(sequences, "tolist"):
+            sequences = sequences.tolist()
+        return [self.decode(ids, **kwargs) for ids in sequences]
+
+    def __repr__(self) -> str:
+        return (f"BertTokenizer(vocab_size={self.vocab_size}, do_lower_case={self.do_lower_case}, "
+                f"strip_accents={self.strip_accents}, tokenize_chinese_chars={self.tokenize_chinese_chars}, "
+                f"model_max_length={self.model_max_length}, backend={self.backend!r})")
+
+
+def _cleanup_token(token: str) -> str:
+    """The reference WordPiece decoder's clean-up, applied to each token (with its leading space) on its own."""
+    for dirty, clean in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
+                         (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):
+        token = token.replace(dirty, clean)
+    return token
+
+
+def clean_up_tokenization(text: str) -> str:
+    """Hugging Face's clean_up_tokenization_spaces, on a whole decoded string."""
+    for dirty, clean in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
+                         (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):
+        text = text.replace(dirty, clean)
+    return text
+
+
+def _check_text(text: Any, name: str) -> None:
+    if not isinstance(text, str):
+        raise TypeError(f"{name}: expected a str, got {type(text).__name__}")
+
+
+def _check_inputs(text: Any, text_pair: Any) -> tuple[list[str], list[str] | None]:
+    """Validate __call__'s inputs -> (texts, pairs or None) as lists."""
+    if isinstance(text, str):
+        if text_pair is not None and not isinstance(text_pair, str):
+            raise TypeError(f"text_pair: expected a str (text is a str), got {type(text_pair).__name__}")
+        return [text], None if text_pair is None else [text_pair]
+    if not isinstance(text, (list, tuple)):
+        raise TypeError(f"text: expected a str or a list of str, got {type(text).__name__}")
+    for i, t in enumerate(text):
+        _check_text(t, f"text[{i}]")
+    if text_pair is None:
+        return list(text), None
+    if not isinstance(text_pair, (list, tuple)) or len(text_pair) != len(text):
+        got = f"{type(text_pair).__name__} of length {len(text_pair)}" if isinstance(text_pair, (list, tuple)) \
+            else type(text_pair).__name__
+        raise TypeError(f"text_pair: expected a list of {len(text)} str (one per text), got {got}")
+    for i, t in enumerate(text_pair):
+        _check_text(t, f"text_pair[{i}]")
+    return list(text), list(text_pair)
+
+
+def _as_id_list(ids: Any, name: str) -> list[int]:
+    """A sequence of ints (list, tuple, 1-D tensor or array) -> list of int; anything else -> TypeError."""
+    if hasattr(ids, "tolist"):
+        ids = ids.tolist()
+    if isinstance(ids, int) and not isinstance(ids, bool):
+        return [ids]
+    if not isinstance(ids, (list, tuple)) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise TypeError(f"{name}: expected a sequence of ints (one sequence; use batch_decode for a batch), "
+                        f"got {type(ids).__name__}")
+    return list(ids)
+
+
+def _to_tensors(enc: BatchEncoding) -> BatchEncoding:
+    import torch
+
+    lengths = {len(row) for row in enc["input_ids"]}
+    if len(lengths) > 1:
+        raise ValueError(f"return_tensors='pt' needs sequences of one length, got lengths {sorted(lengths)}; "
+                         f"use padding=True (and truncation=True)")
+    return BatchEncoding({k: torch.tensor(v, dtype=torch.long) for k, v in enc.items()})
