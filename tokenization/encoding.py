@@ -90,7 +90,7 @@ def kept_lengths(n1: int, n2: int | None, budget: int, strategy: str) -> tuple[i
     if strategy == "longest_first":
         if n2 is None:
             return budget, None
-        short, long_ = min(n1, n2), max(n1, n2)
+        short = min(n1, n2)
         if short <= budget - short:       # the shorter fits in half: keep it, the longer gets the rest
             keep_short, keep_long = short, budget - short
         else:                             # both longer than half: halve, the extra token to the longer one
@@ -106,3 +106,50 @@ def kept_lengths(n1: int, n2: int | None, budget: int, strategy: str) -> tuple[i
                          f"to fit max_length (room for {budget} after the special tokens); use 'longest_first' "
                          f"or a larger max_length")
     return (n1 - excess, n2) if strategy == "only_first" else (n1, n2 - excess)
+
+
+def pad_row(row: tuple, length: int, pad_id: int) -> tuple:
+    """(ids, token types, attention mask, offsets or None) -> the same padded on the right to `length`."""
+    ids, types, mask, spans = row
+    n = length - len(ids)
+    if n <= 0:
+        return row
+    return (ids + [pad_id] * n, types + [0] * n, mask + [0] * n, None if spans is None else spans + [(0, 0)] * n)
+
+
+def check_text(text: Any, name: str) -> None:
+    """TypeError naming the argument unless `text` is a str."""
+    if not isinstance(text, str):
+        raise TypeError(f"{name}: expected a str, got {type(text).__name__}")
+
+
+def check_inputs(text: Any, text_pair: Any) -> tuple[list[str], list[str] | None]:
+    """Validate __call__'s inputs -> (texts, pairs or None) as lists."""
+    if isinstance(text, str):
+        if text_pair is not None and not isinstance(text_pair, str):
+            raise TypeError(f"text_pair: expected a str (text is a str), got {type(text_pair).__name__}")
+        return [text], None if text_pair is None else [text_pair]
+    if not isinstance(text, (list, tuple)):
+        raise TypeError(f"text: expected a str or a list of str, got {type(text).__name__}")
+    for i, t in enumerate(text):
+        check_text(t, f"text[{i}]")
+    if text_pair is None:
+        return list(text), None
+    if not isinstance(text_pair, (list, tuple)) or len(text_pair) != len(text):
+        got = f"{type(text_pair).__name__} of length {len(text_pair)}" if isinstance(text_pair, (list, tuple)) \
+            else type(text_pair).__name__
+        raise TypeError(f"text_pair: expected a list of {len(text)} str (one per text), got {got}")
+    for i, t in enumerate(text_pair):
+        check_text(t, f"text_pair[{i}]")
+    return list(text), list(text_pair)
+
+
+def to_tensors(enc: BatchEncoding) -> BatchEncoding:
+    """Lists of equal-length rows -> torch.long tensors (B, T) (offsets: (B, T, 2)); ragged rows -> ValueError."""
+    import torch
+
+    lengths = {len(row) for row in enc["input_ids"]}
+    if len(lengths) > 1:
+        raise ValueError(f"return_tensors='pt' needs sequences of one length, got lengths {sorted(lengths)}; "
+                         f"use padding=True (and truncation=True)")
+    return BatchEncoding({k: torch.tensor(v, dtype=torch.long) for k, v in enc.items()})

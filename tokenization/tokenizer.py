@@ -16,18 +16,23 @@ The pipeline for one text (each step in its own module):
 Steps 2-3 are remembered per whitespace-separated chunk of cleaned text (a dict from chunk to its ids), so a corpus
 pays for each distinct word once. `backend="fast"` computes the same ids with the Rust `tokenizers` library
 (fast.py); the from-scratch path is the default and the reference.
+
+Offsets (return_offsets_mapping) are character spans of the input, (0, 0) for [CLS], [SEP] and [PAD]; they equal
+the reference's everywhere except inside a run of combining marks that NFD puts in a new order, where the
+reference's byte-level bookkeeping credits the reordered marks its own way (the ids are the same).
 """
 
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .basic import BasicTokenizer
-from .encoding import BatchEncoding, kept_lengths, resolve_options
+from .encoding import BatchEncoding, check_inputs, check_text, kept_lengths, pad_row, resolve_options, to_tensors
 from .vocab import load_vocab, save_vocab
 from .wordpiece import WordpieceTokenizer
 
@@ -131,8 +136,9 @@ class BertTokenizer:
         config = {"tokenizer_class": "BertTokenizer", "do_lower_case": self.do_lower_case,
                   "tokenize_chinese_chars": self.tokenize_chinese_chars, "strip_accents": self.strip_accents,
                   "never_split": sorted(self.basic_tokenizer.never_split) or None,
-                  "model_max_length": self.model_max_length,
                   "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces, **specials}
+        if self.model_max_length is not None:
+            config["model_max_length"] = self.model_max_length
         written = [save_vocab(self.vocab, os.path.join(path, "vocab.txt"))]
         for name, content in (("tokenizer_config.json", config), ("special_tokens_map.json", specials)):
             file = os.path.join(path, name)
@@ -182,8 +188,8 @@ class BertTokenizer:
 
     def convert_ids_to_tokens(self, ids: int | Sequence[int], skip_special_tokens: bool = False) -> str | list[str]:
         """Id(s) -> token(s). Raises ValueError for an id outside 0..vocab_size-1."""
-        if isinstance(ids, int) and not isinstance(ids, bool):
-            return self._id_to_token(ids)
+        if isinstance(ids, numbers.Integral) and not isinstance(ids, bool):
+            return self._id_to_token(int(ids))
         ids = _as_id_list(ids, "ids")
         special = set(self.all_special_ids) if skip_special_tokens else set()
         return [self._id_to_token(i) for i in ids if i not in special]
@@ -197,13 +203,14 @@ class BertTokenizer:
     # ---------------------------------------------------------------- text -> tokens / ids
     def tokenize(self, text: str) -> list[str]:
         """Text -> WordPiece tokens (no [CLS]/[SEP]). Special tokens written in the text stay whole."""
-        _check_text(text, "text")
+        check_text(text, "text")
         if self._fast is not None:
             return self._fast.tokenize(text)
         return [self.ids_to_tokens[i] for i in self._encode_text(text, False)[0]]
 
-    def _segments(self, text: str) -> Iterable[tuple[int, int, int | None]]:
-        """Cut out special tokens written in the text: (start, end, id) for them, (start, end, None) between."""
+    def split_on_special_tokens(self, text: str) -> Iterable[tuple[int, int, int | None]]:
+        """Step 1: cut out the special tokens written in the text (exactly as written, longest first):
+        (start, end, id) for each of them, (start, end, None) for the text between them."""
         start = 0
         for m in self._special_re.finditer(text):
             if m.start() > start:
@@ -217,7 +224,7 @@ class BertTokenizer:
         """One text -> its ids (and the (start, end) character span of the input each id came from)."""
         ids: list[int] = []
         spans: list[tuple[int, int]] | None = [] if with_offsets else None
-        for start, end, special_id in self._segments(text):
+        for start, end, special_id in self.split_on_special_tokens(text):
             if special_id is not None:
                 ids.append(special_id)
                 if spans is not None:
@@ -231,9 +238,8 @@ class BertTokenizer:
             for m in _NON_SPACE.finditer(cleaned):
                 chunk_ids, chunk_spans = self._chunk(m.group())
                 ids.extend(chunk_ids)
-                base = start
-                where = origins[m.start():m.end()]
-                spans.extend((base + where[s], base + where[e - 1] + 1) for s, e in chunk_spans)
+                where = origins[m.start():m.end()]  # chunk position -> position in text[start:end]
+                spans.extend((start + where[s], start + where[e - 1] + 1) for s, e in chunk_spans)
         return ids, spans
 
     def _chunk(self, chunk: str) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
@@ -273,7 +279,7 @@ class BertTokenizer:
         optional second text per example (text_pair). Truncation and padding as in Hugging Face: see encoding.py.
         Returns a BatchEncoding with input_ids, token_type_ids, attention_mask (and offset_mapping if asked)."""
         batched = not isinstance(text, str)
-        texts, pairs = _check_inputs(text, text_pair)
+        texts, pairs = check_inputs(text, text_pair)
         pad, strategy, max_length = resolve_options(padding, truncation, max_length, self.model_max_length)
         if return_tensors not in (None, "pt"):
             raise ValueError(f"return_tensors: expected None or 'pt', got {return_tensors!r}")
@@ -290,12 +296,12 @@ class BertTokenizer:
                                          budget, return_offsets_mapping) for i, a in enumerate(texts)]
         if pad is not None and rows:
             target = max(len(r[0]) for r in rows) if pad == "longest" else max_length
-            rows = [self._pad(row, target) for row in rows]
+            rows = [pad_row(row, target, self.pad_token_id) for row in rows]
         names = ["input_ids", "token_type_ids", "attention_mask", "offset_mapping"]
         wanted = [True, return_token_type_ids, return_attention_mask, return_offsets_mapping]
         enc = BatchEncoding({n: [r[k] for r in rows] for k, n in enumerate(names) if wanted[k]})
         if return_tensors == "pt":
-            return _to_tensors(enc)
+            return to_tensors(enc)
         return enc if batched else BatchEncoding({k: v[0] for k, v in enc.items()})
 
     def _encode_example(self, a: str, b: str | None, add_special_tokens: bool, strategy: str | None,
@@ -319,21 +325,13 @@ class BertTokenizer:
                 spans = spans_a + (spans_b or [])
         return ids, types, [1] * len(ids), spans if with_offsets else None
 
-    def _pad(self, row: tuple, length: int) -> tuple:
-        ids, types, mask, spans = row
-        n = length - len(ids)
-        if n <= 0:
-            return row
-        return (ids + [self.pad_token_id] * n, types + [0] * n, mask + [0] * n,
-                None if spans is None else spans + [(0, 0)] * n)
-
     def encode(self, text: str, text_pair: str | None = None, add_special_tokens: bool = True,
                padding: bool | str = False, truncation: bool | str | None = None,
                max_length: int | None = None) -> list[int]:
         """One text (and optional pair) -> list of ids, [CLS] ... [SEP] included by default."""
-        _check_text(text, "text")
+        check_text(text, "text")
         if text_pair is not None:
-            _check_text(text_pair, "text_pair")
+            check_text(text_pair, "text_pair")
         return self(text, text_pair, add_special_tokens, padding, truncation, max_length)["input_ids"]
 
     # ---------------------------------------------------------------- ids -> text
@@ -383,49 +381,14 @@ def clean_up_tokenization(text: str) -> str:
     return text
 
 
-def _check_text(text: Any, name: str) -> None:
-    if not isinstance(text, str):
-        raise TypeError(f"{name}: expected a str, got {type(text).__name__}")
-
-
-def _check_inputs(text: Any, text_pair: Any) -> tuple[list[str], list[str] | None]:
-    """Validate __call__'s inputs -> (texts, pairs or None) as lists."""
-    if isinstance(text, str):
-        if text_pair is not None and not isinstance(text_pair, str):
-            raise TypeError(f"text_pair: expected a str (text is a str), got {type(text_pair).__name__}")
-        return [text], None if text_pair is None else [text_pair]
-    if not isinstance(text, (list, tuple)):
-        raise TypeError(f"text: expected a str or a list of str, got {type(text).__name__}")
-    for i, t in enumerate(text):
-        _check_text(t, f"text[{i}]")
-    if text_pair is None:
-        return list(text), None
-    if not isinstance(text_pair, (list, tuple)) or len(text_pair) != len(text):
-        got = f"{type(text_pair).__name__} of length {len(text_pair)}" if isinstance(text_pair, (list, tuple)) \
-            else type(text_pair).__name__
-        raise TypeError(f"text_pair: expected a list of {len(text)} str (one per text), got {got}")
-    for i, t in enumerate(text_pair):
-        _check_text(t, f"text_pair[{i}]")
-    return list(text), list(text_pair)
-
-
 def _as_id_list(ids: Any, name: str) -> list[int]:
     """A sequence of ints (list, tuple, 1-D tensor or array) -> list of int; anything else -> TypeError."""
     if hasattr(ids, "tolist"):
         ids = ids.tolist()
-    if isinstance(ids, int) and not isinstance(ids, bool):
-        return [ids]
-    if not isinstance(ids, (list, tuple)) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+    if isinstance(ids, numbers.Integral) and not isinstance(ids, bool):
+        return [int(ids)]
+    if not isinstance(ids, (list, tuple)) or not all(isinstance(i, numbers.Integral) and not isinstance(i, bool)
+                                                     for i in ids):
         raise TypeError(f"{name}: expected a sequence of ints (one sequence; use batch_decode for a batch), "
                         f"got {type(ids).__name__}")
-    return list(ids)
-
-
-def _to_tensors(enc: BatchEncoding) -> BatchEncoding:
-    import torch
-
-    lengths = {len(row) for row in enc["input_ids"]}
-    if len(lengths) > 1:
-        raise ValueError(f"return_tensors='pt' needs sequences of one length, got lengths {sorted(lengths)}; "
-                         f"use padding=True (and truncation=True)")
-    return BatchEncoding({k: torch.tensor(v, dtype=torch.long) for k, v in enc.items()})
+    return [int(i) for i in ids]

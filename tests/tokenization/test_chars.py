@@ -87,7 +87,7 @@ def _per_char(normalizer, cps: list[int], sentinel: str = SENTINEL) -> list[str]
 
 @pytest.mark.slow
 def test_every_class_matches_the_reference_library_on_every_assigned_code_point():
-    tokenizers = pytest.importorskip("tokenizers")
+    pytest.importorskip("tokenizers")
     from tokenizers import normalizers, pre_tokenizers
 
     cps = _assigned()

@@ -35,6 +35,17 @@ HARD = [
 ]
 
 
+ENGLISH = [
+    "The film is a charming, funny and ultimately moving story about two brothers who never quite grow up.",
+    "A dull mess.", "It's not the best movie I've seen this year, but it isn't the worst either!",
+    "Tokenization splits text into word pieces; BERT then looks each one up in its embedding table.",
+    "Next-sentence prediction asks whether sentence B really follows sentence A in the corpus (50% of the time).",
+    "Yes.", "Masked language modelling hides 15% of the tokens and asks the model to predict them from both sides.",
+    "DistilBERT keeps the hidden size and halves the number of layers, from twelve to six.",
+    "She said: \"don't worry\" -- and left.", "On 3 May 2019, 1,024 GPUs ran for 76 minutes at $2.50/hour each.",
+]
+
+
 def reorders(text: str) -> bool:
     """Does NFD put combining marks of `text` in a new order?"""
     return unicodedata.normalize("NFD", text) != "".join(unicodedata.normalize("NFD", c) for c in text)
@@ -94,7 +105,8 @@ def test_chinese_articles(articles, hf_fast, ours, ours_fast):
     assert [ours.decode(ids, skip_special_tokens=True) for ids in ref["input_ids"]] == \
         [hf_fast.decode(ids, skip_special_tokens=True) for ids in ref["input_ids"]]
     # this English vocabulary knows the common ideographs only: many others are [UNK], but not all
-    known = {i for ids in ref["input_ids"] for i in ids if len(t := hf_fast.convert_ids_to_tokens(i)) == 1 and "\u4e00" <= t <= "\u9fff"}
+    tokens = {hf_fast.convert_ids_to_tokens(i) for ids in ref["input_ids"] for i in ids}
+    known = {t for t in tokens if len(t) == 1 and "\u4e00" <= t <= "\u9fff"}
     assert len(known) > 50
 
 
@@ -142,9 +154,9 @@ def _outcome(tok, *args, **kwargs):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("truncation", [None, False, True, "longest_first", "only_first", "only_second"])
-def test_pairs_every_truncation_and_padding(shared_data, articles, hf_fast, ours, ours_fast, truncation):
-    firsts = _sst2(shared_data, "dev")[:5] + articles[:3] + ["", "short"]
-    seconds = articles[3:6] + _sst2(shared_data, "dev")[5:10] + ["tiny", ""]
+def test_pairs_every_truncation_and_padding(hf_fast, ours, ours_fast, truncation):
+    firsts = ENGLISH[:5] + HARD[10:13] + ["", "short"]
+    seconds = HARD[:3] + ENGLISH[5:] + ["tiny", ""]
     cases = 0
     for padding in (False, True, "longest", "max_length"):
         for max_length in (None, 3, 8, 17, 64):

