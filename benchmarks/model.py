@@ -12,8 +12,8 @@ weighted sum) + 4·B·T·C·I (FFN), plus the pooler; forward+backward counted a
 machine's plain fp32 matmul rate measured in the same run on a (B·T × C) · (C × I) product — the most a
 matmul-bound model could reach here.
 
-    python -m benchmarks --only model           # 2 and 12 layers, 9 interleaved repeats
-    python -m benchmarks --only model --quick   # 2 layers, 3 repeats (a smoke run)
+    python -m benchmarks --only model           # 2 and 12 layers, 12 interleaved repeats
+    python -m benchmarks --only model --quick   # 2 layers, 4 repeats (a smoke run)
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def compare(fn, ours, theirs, batch, device: str, repeats: int) -> dict:
 def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> None:
     """Measure and write the "model" section of docs/benchmarks.md (`data` is not used)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    layer_counts, repeats = ((2,), 3) if quick else ((2, 12), 9)
+    layer_counts, repeats = ((2,), 4) if quick else ((2, 12), 12)  # even: each side goes first equally often
     peak = matmul_gflops(device, 5 if quick else 20)
     rows = []
     for layers in layer_counts:

@@ -9,7 +9,8 @@ classes that pair them with the encoder and compute their losses.
 
 Devlin et al. 2019 §3.1 (Task #1 masked LM, Task #2 NSP) and Appendix A.1/A.2; google-research/bert
 `run_pretraining.py` `get_masked_lm_output` (transform dense → gelu → LayerNorm, then the embedding table
-transposed plus an output bias) and `get_next_sentence_output`. Articles 000 §2, 003 §4.2 and 004 §3 (MLM, NSP).
+transposed plus an output bias) and `get_next_sentence_output`. Articles: 000 §2 (核心概念与联系), 003 §4.2
+(掩码语言模型的数学模型) and 004 §3.2.1 (预训练) describe MLM and NSP.
 Article 003 §4.2 writes `MLM(x) = −log softmax(Wx + b)`; the loss is only taken at the masked positions, for the
 original token (articles README, erratum 8) — hence the −100 labels.
 

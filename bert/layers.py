@@ -37,8 +37,9 @@ ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
 def activation(name: str) -> nn.Module:
     """The FFN non-linearity, by its config.json name (HF's names).
 
-    "gelu"  GELU(x) = x·Φ(x) = ½·x·(1 + erf(x/√2)), the exact form (Hendrycks & Gimpel 2016 §2; BERT paper §3.1
-            "gelu activation"). This is what HF's "gelu" and every released BERT config mean.
+    "gelu"  GELU(x) = x·Φ(x) = ½·x·(1 + erf(x/√2)), the exact form (Hendrycks & Gimpel 2016 §2; Devlin et al. 2019
+            Appendix A.2: "a gelu activation … rather than the standard relu"). This is what HF's "gelu" and
+            every released BERT config mean.
     "gelu_new", "gelu_pytorch_tanh"
             the tanh approximation ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (Hendrycks & Gimpel §2). It is what
             google-research/bert's TensorFlow `gelu` computes; the two differ by < 1e-3 (tests/bert/test_model.py).
@@ -62,7 +63,8 @@ def _check_positive_int(**values: int) -> None:
 class FeedForward(nn.Module):
     """FFN(x) = act(x W₁ + b₁) W₂ + b₂, applied to every token alone (position-wise).
 
-    Vaswani et al. 2017 §3.3 (with ReLU there; BERT uses GELU, Devlin et al. §3.1); article 001 §3 (全连接层).
+    Vaswani et al. 2017 §3.3 (with ReLU there; BERT uses GELU, Devlin et al. Appendix A.2). The articles do not
+    describe this sub-layer (article 001 §3's 全连接层 is the output layer).
     W₁: C → I (`linear1`, HF `intermediate.dense`), W₂: I → C (`linear2`, HF `output.dense`); BERT has I = 4C.
     """
 
