@@ -11,7 +11,7 @@ import os
 
 import torch
 
-BENCHES = ["attention", "model", "tokenizer"]  # modules of this package, run in this order
+BENCHES = ["attention", "model", "tokenizer", "distil", "step", "padding"]  # modules of this package, run in this order
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,1 +1,12 @@
-"""DistilBERT and knowledge distillation, built on the `bert` package."""
+"""DistilBERT and knowledge distillation, built on the `bert` package: config, model (BERT's blocks, half the
+layers), the student built from a teacher, the three losses, and the trainer (`python -m distil.train`)."""
+
+from .config import DistilBertConfig, count_parameters
+from .losses import cosine_loss, mlm_loss, soft_target_loss
+from .model import DistilBertForMaskedLM, DistilBertForSequenceClassification, DistilBertModel
+from .student import default_layers, student_from_teacher
+
+__all__ = ["DistilBertConfig", "count_parameters", "DistilBertModel", "DistilBertForMaskedLM",
+           "DistilBertForSequenceClassification", "student_from_teacher", "default_layers", "soft_target_loss",
+           "mlm_loss", "cosine_loss"]
+

@@ -46,7 +46,7 @@ class DistilBertConfig:
     qa_dropout: float = 0.1                # dropout before a question-answering head
     seq_classif_dropout: float = 0.2       # dropout between pre_classifier (+ReLU) and classifier
     pad_token_id: int = 0                  # id of [PAD]; its word-embedding row is initialised to zero
-    tie_word_embeddings: bool = True       # MLM vocab_projector shares the word-embedding matrix (old name: tie_weights_)
+    tie_word_embeddings: bool = True       # MLM vocab_projector = the word-embedding matrix (old key: tie_weights_)
     num_labels: int = 2                    # classes of the sequence classification head
     # --- ours (not in HF's config; transformers ignores unknown keys) ---
     attn_implementation: str = "auto"      # "auto" | "reference" | "tiled" | "fused" (see bert/attention.py)

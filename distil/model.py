@@ -223,14 +223,23 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
         self.init_weights(self.mlm_head)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, position_ids: Tensor | None = None,
-                labels: Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False) -> MaskedLMOutput:
+                labels: Tensor | None = None, output_hidden_states: bool = False, output_attentions: bool = False,
+                masked_only: bool = False) -> MaskedLMOutput:
+        """As BertForMaskedLM: logits (B, T, V), or with `masked_only=True` (needs labels) only at the N positions
+        whose label is not −100, in row-major order, (N, V) — the same loss for a fraction of the decoder's cost."""
         out = self.distilbert(input_ids, attention_mask, position_ids, output_hidden_states, output_attentions)
         E = self.distilbert.embeddings.word_embeddings.weight                 # (V, C), the tied projector weight
-        logits = self.mlm_head(out.last_hidden_state, E)                      # (B, T, C) -> (B, T, V)
-        loss = None
+        h = out.last_hidden_state
         if labels is not None:
             _check_labels("labels", labels, tuple(input_ids.shape), self.config.vocab_size)
+        if masked_only:
+            if labels is None:
+                raise ValueError("masked_only=True needs labels (it decodes only where labels != -100)")
+            where = labels != IGNORE_INDEX                                    # (B, T) bool
+            h, labels = h[where], labels[where]                               # (B, T, C) -> (N, C); (N,)
+        logits = self.mlm_head(h, E)                                          # (…, C) -> (…, V)
+        loss = None
+        if labels is not None:
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),  # (B·T, V), (B·T,)
                                    ignore_index=IGNORE_INDEX)
         return MaskedLMOutput(loss, logits, out.hidden_states, out.attentions)

@@ -1,0 +1,55 @@
+"""Distillation on SST-2: a fine-tuned MiniLM-L6 teacher, its half-depth DistilBERT student (distilled, and trained
+on the hard labels alone), their dev accuracy and inference time per batch.
+
+    python -m benchmarks --only distil            # full budget: 1600 teacher steps, 1600 steps per student
+    python -m benchmarks --only distil --quick    # smoke run: 60 / 60 steps on 4,000 sentences (floors not expected)
+
+The experiment itself is `distil/sentiment.py` (`run_sst2`); this module picks the budget and writes the section.
+Floors (issue 6): teacher dev accuracy ≥ 88%; distilled student ≥ 95% of the teacher's accuracy (the DistilBERT
+paper's 97% is the goal); student inference time ≤ 0.55× the teacher's.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from distil.sentiment import Budget, markdown, run_sst2
+
+from .report import command, machine, write_section
+
+FULL = Budget(teacher_steps=1600, student_steps=1600)
+QUICK = Budget(teacher_steps=60, student_steps=60, train_limit=4000, timing_batches=4, timing_rounds=2)
+
+
+def run(device: str, data: str | None, quick: bool) -> None:
+    title = "### Distillation on SST-2: teacher vs half-depth student"
+    if data is None or not os.path.isfile(os.path.join(data, "sst2", "train.tsv")):
+        print("distil: skipped (no sst2/ in the data folder)")
+        write_section("distil", f"{title}\n\nNot run: no `sst2/train.tsv` in the data folder (`--data`).")
+        return
+    budget = QUICK if quick else FULL
+    r = run_sst2(data, budget, device=device, log=lambda s: print(s, flush=True))
+    b = r["budget"]
+    body = [title, "",
+            f"`{command()}`{' (quick: floors not expected)' if quick else ''} on {machine()}; device {device}, fp32.",
+            f"Teacher: our `BertForSequenceClassification` from `{os.path.basename(r['teacher_dir'].rstrip('/'))}` "
+            f"(all-MiniLM-L6-v2, 6 layers, width 384), fine-tuned {b['teacher_steps']} steps × {b['batch_size']} "
+            f"sentences of SST-2 train ({r['train_sentences']:,} sentences available; lr {b['teacher_lr']:g}, AdamW, "
+            f"warmup 10% then linear decay, max length {b['max_length']}). Student: `student_from_teacher(teacher)` = "
+            f"layers {r['student_distilled']['teacher_layers']} → a {r['student_distilled']['layers']}-layer "
+            f"DistilBERT, then {b['student_steps']} steps on the same batches with α_ce={b['alpha_ce']:g} "
+            f"(soft targets, T={b['temperature']:g}), "
+            f"α_mlm={b['alpha_mlm']:g} (true labels), α_cos={b['alpha_cos']:g}; the hard-label student: same "
+            f"initialisation, batches and steps, cross-entropy on the labels only. Dev: SST-2 dev.tsv (872 sentences).",
+            "", markdown(r), "",
+            "Parameters: the 30,522 × 384 word-embedding table (11.7M) is in both models, so halving the layers "
+            "removes less than half of the parameters but about half of the compute per token."]
+    write_section("distil", "\n".join(body))
+    print("\n".join(body))
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    run("cpu", "../shared/data", quick=True)

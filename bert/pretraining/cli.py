@@ -1,0 +1,241 @@
+"""`python -m bert.pretrain`: pre-train BERT with MLM + NSP on a corpus, on one process or under torchrun.
+
+    python -m bert.pretrain --preset tiny --corpus stdlib --minutes 10 --out runs/tiny
+    python -m bert.pretrain --preset tiny --corpus ../shared/data/wikitext-2-raw/wiki.test.raw --max-steps 2000 --out runs/wiki
+    python -m bert.pretrain --out runs/tiny --max-steps 4000 --resume        # continue (same settings, more steps)
+    torchrun --nproc_per_node=2 -m bert.pretrain --preset tiny --batch-size 32 --out runs/ddp
+
+The pipeline: corpus → documents (corpus.py) → held-out documents set aside (data.py) → a WordPiece vocabulary
+trained on the training documents unless --vocab is given (tokenization/vocab.py) → token ids (the tokenizer's
+fast path) → `[CLS] A [SEP] B [SEP]` examples (examples.py) → 80/10/10 masks (masking.py) → batches grouped by
+length (batches.py) → the Trainer (trainer.py) → OUT/.
+
+OUT/ ends up a `from_pretrained` folder: config.json + model.safetensors (BertForPreTraining; transformers loads it
+too) + vocab.txt and tokenizer files, with metrics.jsonl, metrics.png, run.json, and checkpoints/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from .batches import ShardedBatches
+from .corpus import FORMATS, STDLIB, corpus_stats, load_documents
+from .data import PretrainingData, split_heldout, tokenize_documents
+from .distributed import init_distributed, shutdown
+from .evaluate import evaluate_pretraining
+from .masking import MaskingSpec
+from .metrics import plot_metrics
+from .trainer import PRECISIONS, NonFiniteLossError, Trainer, TrainingArguments
+
+DEFAULT_STEPS = 2000
+# settings that decide the data, the model or the batches: a resumed run must keep them
+RESUME_KEYS = ("preset", "config", "corpus", "corpus_format", "vocab", "vocab_size", "seq_len", "seed",
+               "short_seq_prob", "mask_prob", "max_predictions", "whole_word_mask", "static_masking",
+               "heldout_fraction", "eval_examples", "dropout", "group_by_length")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m bert.pretrain", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = ap.add_argument_group("model")
+    g.add_argument("--preset", default=None, choices=["tiny", "mini", "small", "medium", "base", "large"],
+                   help="model size (bert/config.py PRESETS; default tiny: 2 layers, width 128)")
+    g.add_argument("--config", default=None, help="a config.json (HF field names) instead of --preset")
+    g.add_argument("--dropout", type=float, default=None,
+                   help="override hidden and attention dropout (BERT: 0.1; short runs may learn faster with 0)")
+    g = ap.add_argument_group("data")
+    g.add_argument("--corpus", nargs="+", default=[STDLIB], metavar="stdlib|PATH",
+                   help="'stdlib' (the standard library's docstrings, built in) and/or text files or folders of "
+                        ".txt/.raw files (default: stdlib)")
+    g.add_argument("--corpus-format", default="auto", choices=FORMATS,
+                   help="plain = one sentence/paragraph per line, blank line between documents; wikitext = "
+                        "articles at ' = Title = ' lines; auto = detect per file (default)")
+    g.add_argument("--vocab", default=None,
+                   help="vocab.txt, or a folder with one (e.g. a checkpoint's); default: train a WordPiece vocabulary "
+                        "on the training documents and save it in --out")
+    g.add_argument("--vocab-size", type=int, default=8192, help="size of a trained vocabulary (default 8192)")
+    g.add_argument("--seq-len", type=int, default=128, help="longest example in tokens, [CLS]/[SEP] included (128)")
+    g.add_argument("--short-seq-prob", type=float, default=0.1, help="chance of a shorter target length (0.1)")
+    g.add_argument("--mask-prob", type=float, default=0.15, help="share of tokens to predict (0.15)")
+    g.add_argument("--max-predictions", type=int, default=None,
+                   help="most predicted tokens per example (default: ceil(0.15 × seq-len))")
+    g.add_argument("--whole-word-mask", action="store_true", help="mask a word's '##' pieces together")
+    g.add_argument("--static-masking", action="store_true",
+                   help="one set of pairs and masks for every epoch (default: fresh ones each epoch)")
+    g.add_argument("--group-by-length", type=int, default=50, metavar="K",
+                   help="batch examples of similar length within pools of K global batches (0 = off; default 50)")
+    g.add_argument("--heldout-fraction", type=float, default=0.05,
+                   help="share of documents held out for evaluation (default 0.05)")
+    g.add_argument("--eval-examples", type=int, default=1000, help="held-out examples per evaluation (1000)")
+    g = ap.add_argument_group("training")
+    g.add_argument("--max-steps", type=int, default=None,
+                   help=f"optimizer steps (the schedule's length; default {DEFAULT_STEPS} unless --minutes is given)")
+    g.add_argument("--minutes", type=float, default=None,
+                   help="wall-clock budget; alone, the schedule follows elapsed time; with --max-steps, whichever "
+                        "ends first")
+    g.add_argument("--batch-size", type=int, default=64, help="examples per micro-batch per process (64)")
+    g.add_argument("--accumulation", type=int, default=1,
+                   help="micro-batches per optimizer step (global batch = batch-size × accumulation × processes)")
+    g.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3, for tiny models)")
+    g.add_argument("--warmup", type=float, default=0.05, help="fraction of the run spent warming up (0.05)")
+    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW decay, not on biases/LayerNorm (0.01)")
+    g.add_argument("--grad-clip", type=float, default=1.0, help="max gradient norm, 0 = off (1.0)")
+    g.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="autocast on CUDA: bf16/fp16; auto = bf16 on CUDA if supported, fp32 on the CPU")
+    g.add_argument("--full-decoder", action="store_true",
+                   help="compute MLM logits at every position (default: only at the masked ones — same loss, faster)")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda (under torchrun: cuda:LOCAL_RANK)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the model's init, the examples, masks and order")
+    g = ap.add_argument_group("output")
+    g.add_argument("--out", required=True, help="output folder (model, vocab, metrics.jsonl, metrics.png, checkpoints/)")
+    g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest")
+    g.add_argument("--eval-every", type=int, default=200, help="steps between held-out evaluations (200; 0 = end only)")
+    g.add_argument("--save-every", type=int, default=200, help="steps between checkpoints (200; 0 = end only)")
+    g.add_argument("--log-every", type=int, default=10, help="steps between metrics records (10)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return ap
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.preset and args.config:
+        raise ValueError("give --preset or --config, not both")
+    for name in ("vocab_size", "seq_len", "batch_size", "accumulation", "eval_examples"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.seq_len < 8:
+        raise ValueError(f"--seq-len must be >= 8, got {args.seq_len}")
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}")
+
+
+def load_tokenizer(args: argparse.Namespace, train_docs, ctx):
+    """The tokenizer: --vocab, else OUT/vocab.txt from an earlier (resumed) run, else one trained by rank 0 on the
+    training documents (the others wait, then read it)."""
+    from tokenization import BertTokenizer, train_wordpiece_vocab
+
+    if args.vocab:
+        if os.path.isdir(args.vocab):
+            return BertTokenizer.from_pretrained(args.vocab, backend="fast")
+        return BertTokenizer(args.vocab, backend="fast")
+    path = os.path.join(args.out, "vocab.txt")
+    if not (args.resume and os.path.isfile(path)):
+        if ctx.is_main:
+            os.makedirs(args.out, exist_ok=True)
+            train_wordpiece_vocab(texts=(s for doc in train_docs for s in doc), vocab_size=args.vocab_size,
+                                  output=path)
+        ctx.barrier()
+    return BertTokenizer(path, backend="fast")
+
+
+def build_model(args: argparse.Namespace, tokenizer):
+    from bert import BertConfig, BertForPreTraining
+
+    overrides: dict[str, Any] = {"vocab_size": len(tokenizer.get_vocab()), "pad_token_id": tokenizer.pad_token_id}
+    if args.dropout is not None:
+        overrides.update(hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout)
+    config = (BertConfig.load(args.config, **overrides) if args.config
+              else BertConfig.preset(args.preset or "tiny", **overrides))
+    if config.max_position_embeddings < args.seq_len:
+        raise ValueError(f"--seq-len {args.seq_len} exceeds the model's max_position_embeddings "
+                         f"({config.max_position_embeddings})")
+    return BertForPreTraining(config)
+
+
+def _check_resume(args: argparse.Namespace) -> None:
+    path = os.path.join(args.out, "run.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--resume: {path!r} not found; is {args.out!r} the folder of an earlier run?")
+    with open(path, encoding="utf-8") as f:
+        before = json.load(f)["args"]
+    now = vars(args)
+    changed = [f"--{k.replace('_', '-')}: {before.get(k)!r} then, {now.get(k)!r} now" for k in RESUME_KEYS
+               if before.get(k) != now.get(k)]
+    if changed:
+        raise ValueError("--resume needs the settings of the run it continues; changed: " + "; ".join(changed))
+
+
+def _write_json(path: str, obj: Any) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2)
+    os.replace(tmp, path)
+
+
+def pretrain(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the CLI with `argv` (the command-line arguments); returns the trainer's summary (on every process)."""
+    import torch
+
+    args = build_parser().parse_args(argv)
+    _check_args(args)
+    if args.max_steps is None and args.minutes is None:
+        args.max_steps = DEFAULT_STEPS
+    if args.resume:
+        _check_resume(args)
+    ctx = init_distributed(args.device)
+    try:
+        documents = load_documents(args.corpus, args.corpus_format)
+        train_docs, heldout_docs = split_heldout(documents, args.heldout_fraction)
+        tokenizer = load_tokenizer(args, train_docs, ctx)
+        spec = MaskingSpec.from_tokenizer(tokenizer, mask_prob=args.mask_prob, whole_word=args.whole_word_mask,
+                                          max_predictions=args.max_predictions or -(-args.seq_len * 15 // 100))
+        ids = dict(pad_id=tokenizer.pad_token_id, cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id)
+        train = PretrainingData(tokenize_documents(train_docs, tokenizer), spec, seq_len=args.seq_len,
+                                seed=args.seed, short_seq_prob=args.short_seq_prob, dynamic=not args.static_masking,
+                                **ids)
+        heldout = PretrainingData(tokenize_documents(heldout_docs, tokenizer), spec, seq_len=args.seq_len, seed=0,
+                                  short_seq_prob=args.short_seq_prob, dynamic=False, **ids)
+        n_eval = min(args.eval_examples, heldout.num_examples(0))
+        eval_batches = [heldout.collate(0, list(range(s, min(s + 64, n_eval)))) for s in range(0, n_eval, 64)]
+        torch.manual_seed(args.seed)                                  # the same initial weights on every process
+        model = build_model(args, tokenizer)
+        batches = ShardedBatches(train, args.batch_size, args.accumulation, ctx.world_size, ctx.rank, args.seed,
+                                 args.group_by_length)
+        forward_kwargs = {} if args.full_decoder else {"masked_only": True}
+        targs = TrainingArguments(out=args.out, max_steps=args.max_steps, minutes=args.minutes, lr=args.lr,
+                                  warmup=args.warmup, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
+                                  precision=args.precision, log_every=args.log_every, eval_every=args.eval_every,
+                                  save_every=args.save_every, seed=args.seed, progress=not args.no_progress)
+        trainer = Trainer(model, batches, targs,
+                          evaluate=lambda m: evaluate_pretraining(m, eval_batches, ctx.device, **forward_kwargs),
+                          ctx=ctx, forward_kwargs=forward_kwargs)
+        if ctx.is_main:
+            os.makedirs(args.out, exist_ok=True)
+            stats = {"corpus": corpus_stats(documents), "train_documents": len(train_docs),
+                     "heldout_documents": len(heldout_docs), "train_examples_epoch0": train.num_examples(0),
+                     "heldout_examples": n_eval, "vocab_size": len(tokenizer.get_vocab()),
+                     "parameters": sum(p.numel() for p in model.parameters()), "processes": ctx.world_size}
+            _write_json(os.path.join(args.out, "run.json"), {"args": vars(args), "data": stats})
+            if not args.no_progress:
+                print(f"bert.pretrain: {json.dumps(stats)}", file=sys.stderr)
+        summary = trainer.train(resume=args.resume)
+        if ctx.is_main:
+            trainer.model.save_pretrained(args.out)
+            tokenizer.save_pretrained(args.out)
+            plot_metrics(os.path.join(args.out, "metrics.jsonl"), os.path.join(args.out, "metrics.png"),
+                         title=f"{args.preset or args.config} on {' '.join(map(os.path.basename, args.corpus))}")
+            with open(os.path.join(args.out, "run.json"), encoding="utf-8") as f:
+                run = json.load(f)
+            _write_json(os.path.join(args.out, "run.json"), {**run, "summary": summary})
+        ctx.barrier()
+        return summary
+    finally:
+        shutdown(ctx)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        summary = pretrain(argv)
+    except NonFiniteLossError as e:
+        print(f"bert.pretrain: stopped: {e}", file=sys.stderr)
+        sys.exit(3)
+    except (ValueError, OSError) as e:
+        print(f"bert.pretrain: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    ev = summary["eval"]
+    if ev:
+        print(f"step {summary['step']} ({summary['elapsed'] / 60:.1f} min): held-out MLM accuracy "
+              f"{ev['mlm_acc']:.3f}, NSP accuracy {ev['nsp_acc']:.3f}, MLM loss {ev['mlm_loss']:.3f}")

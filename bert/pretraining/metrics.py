@@ -1,0 +1,83 @@
+"""Metrics of a run: one JSON object per line in OUT/metrics.jsonl, and a plot of them (OUT/metrics.png).
+
+Records have a `kind`: "train" (step, time, loss, mlm_loss, nsp_loss, lr, grad_norm, tokens_per_s, …) every
+`log_every` steps, and "eval" (step, time, mlm_loss, mlm_acc, nsp_acc, …) at each evaluation. `time` is the wall
+time of the run in seconds (resumed runs continue from the checkpoint's time). A resumed run first drops the
+records written after its checkpoint, so the file reads as if the run had never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+
+class MetricsLog:
+    """Append-only JSONL file, flushed after every record."""
+
+    def __init__(self, path: str, truncate_after_step: int | None = None):
+        self.path = path
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if truncate_after_step is None:
+            open(path, "w", encoding="utf-8").close()             # a new run starts a new file
+        elif os.path.exists(path):
+            kept = [r for r in read_metrics(path) if r.get("step", 0) <= truncate_after_step]
+            tmp = f"{path}.tmp-{os.getpid()}"
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.writelines(json.dumps(r) + "\n" for r in kept)
+            os.replace(tmp, path)
+
+    def write(self, record: dict[str, Any]) -> None:
+        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(clean) + "\n")
+
+
+def read_metrics(path: str, kind: str | None = None) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl (of one `kind` if given)."""
+    with open(path, encoding="utf-8") as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    return [r for r in records if kind is None or r.get("kind") == kind]
+
+
+def plot_metrics(runs: dict[str, str] | str, png: str, title: str | None = None) -> str:
+    """Plot one run (a metrics.jsonl path) or several ({label: path}): training and held-out MLM loss against
+    steps, and held-out MLM / NSP accuracy against wall time in minutes. Written atomically; returns `png`."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if isinstance(runs, str):
+        runs = {"": runs}
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=90)
+    for label, path in runs.items():
+        train, evals = read_metrics(path, "train"), read_metrics(path, "eval")
+        prefix = f"{label} " if label else ""
+        line, = ax_loss.plot([r["step"] for r in train], [r["loss"] for r in train], lw=1, alpha=0.8,
+                             label=f"{prefix}train loss (MLM + NSP)")
+        if evals:
+            ax_loss.plot([r["step"] for r in evals], [r["mlm_loss"] for r in evals], "o--", ms=3,
+                         color=line.get_color(), label=f"{prefix}held-out MLM loss")
+            minutes = [r["time"] / 60 for r in evals]
+            ax_acc.plot(minutes, [r["mlm_acc"] for r in evals], "o-", ms=3, color=line.get_color(),
+                        label=f"{prefix}MLM accuracy")
+            ax_acc.plot(minutes, [r["nsp_acc"] for r in evals], "s:", ms=3, color=line.get_color(),
+                        label=f"{prefix}NSP accuracy")
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("loss")
+    ax_loss.legend(fontsize=7)
+    ax_acc.set_xlabel("wall time (minutes)")
+    ax_acc.set_ylabel("held-out accuracy")
+    ax_acc.set_ylim(0, 1)
+    ax_acc.grid(alpha=0.3)
+    ax_acc.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    tmp = f"{png}.tmp-{os.getpid()}.png"
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, png)
+    return png

@@ -1,0 +1,41 @@
+"""`python -m distil.finetune`: `python -m bert.finetune` for BERT *and* DistilBERT directories.
+
+Same options as bert.finetune (see `--help`). The model class follows the directory's config.json `model_type`:
+"distilbert" → DistilBertForSequenceClassification, "bert" → BertForSequenceClassification. (It lives here, not in
+`bert`, because the dependencies point one way: `bert` knows nothing of `distil`.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from torch import nn
+
+from bert.finetune import build_parser, load_classifier, run
+
+from .model import DistilBertForSequenceClassification
+
+
+def load_any_classifier(path: str, num_labels: int | None) -> nn.Module:
+    """A sequence classifier from a BERT or DistilBERT `from_pretrained` directory, by config.json's model_type."""
+    config_file = os.path.join(path, "config.json")
+    if not os.path.isfile(config_file):
+        raise OSError(f"no config.json in {path!r}")
+    with open(config_file, encoding="utf-8") as f:
+        model_type = json.load(f).get("model_type", "bert")
+    if model_type == "distilbert":
+        overrides = {} if num_labels is None else {"num_labels": num_labels}
+        return DistilBertForSequenceClassification.from_pretrained(path, **overrides)
+    if model_type == "bert":
+        return load_classifier(path, num_labels)
+    raise ValueError(f"{config_file}: model_type must be 'bert' or 'distilbert', got {model_type!r}")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    return run(build_parser("python -m distil.finetune").parse_args(argv), load=load_any_classifier)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

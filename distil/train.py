@@ -1,0 +1,224 @@
+"""`python -m distil.train`: distil a BERT teacher into a DistilBERT student, on one process or under torchrun.
+
+General (MLM) distillation, on a corpus (Sanh et al. 2019 §3: the student learns the teacher's whole output
+distribution at every token while it learns the masked-language-model task):
+
+    python -m distil.train mlm --teacher runs/teacher --corpus stdlib --minutes 5 --out runs/student
+
+Task-specific distillation from a teacher fine-tuned on a GLUE-style TSV (its class logits are the soft targets,
+and the true labels take the place of the MLM loss):
+
+    python -m distil.train task --teacher runs/sst2-teacher --train sst2/train.tsv --dev sst2/dev.tsv \\
+        --max-steps 1600 --out runs/sst2-student
+
+The student is `student_from_teacher(teacher, layers)` — the teacher's embeddings (segment 0 folded into the
+positions), every other layer by default, and its head — unless `--student DIR` names a DistilBERT to continue.
+The loss is α_ce·L_ce + α_mlm·L_mlm + α_cos·L_cos with the published defaults 5.0 / 2.0 / 1.0 and temperature 2.0
+(distil/losses.py, distil/distiller.py). The loop is the pre-training Trainer (bert/pretraining/trainer.py):
+--resume, metrics.jsonl + metrics.png, a progress bar, atomic checkpoints, and `torchrun --nproc_per_node=N -m
+distil.train …` for several processes. OUT/ ends up a `from_pretrained` DistilBERT folder (transformers loads it
+too) with vocab.txt, run.json (settings, data, the teacher's and the student's scores), metrics.jsonl and metrics.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+import torch
+
+from bert import BertForMaskedLM, BertForSequenceClassification
+from bert.pretraining import ShardedBatches, Trainer, TrainingArguments
+from bert.pretraining.corpus import STDLIB
+from bert.pretraining.distributed import init_distributed, shutdown
+from bert.pretraining.trainer import PRECISIONS, NonFiniteLossError
+from tokenization import BertTokenizer
+
+from .distiller import Distiller
+from .model import DistilBertForMaskedLM, DistilBertForSequenceClassification
+from .student import student_from_teacher
+from .trainer import ClassificationData, PartsLog, evaluate_classifier, evaluate_mlm, mlm_data, plot_distillation
+
+# settings that decide the data, the models or the batches: a resumed run must keep them
+RESUME_KEYS = ("mode", "teacher", "student", "layers", "corpus", "seq_len", "train", "max_length", "seed",
+               "batch_size", "accumulation", "heldout_fraction", "eval_examples", "dropout", "alpha_ce", "alpha_mlm",
+               "alpha_cos", "temperature", "ce_positions")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m distil.train", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("models")
+    g.add_argument("--teacher", required=True, help="the teacher's from_pretrained folder (with vocab.txt)")
+    g.add_argument("--student", default=None, help="a DistilBERT folder to start from (default: built from the "
+                                                   "teacher by student_from_teacher)")
+    g.add_argument("--layers", type=int, nargs="+", default=None, metavar="I",
+                   help="teacher layers the student copies (default: every other one, first and last kept; "
+                        "12 layers → 0 2 4 7 9 11)")
+    g.add_argument("--dropout", type=float, default=None, help="the student's dropout (default: the teacher's)")
+    g = common.add_argument_group("loss")
+    g.add_argument("--alpha-ce", type=float, default=5.0, help="weight of the soft-target loss L_ce (5.0)")
+    g.add_argument("--alpha-mlm", type=float, default=2.0, help="weight of the true-label loss L_mlm (2.0)")
+    g.add_argument("--alpha-cos", type=float, default=1.0, help="weight of the hidden-state cosine loss (1.0)")
+    g.add_argument("--temperature", type=float, default=2.0, help="softmax temperature T of the soft targets (2.0)")
+    g = common.add_argument_group("training")
+    g.add_argument("--max-steps", type=int, default=None, help="optimizer steps (default 2000 unless --minutes)")
+    g.add_argument("--minutes", type=float, default=None, help="wall-clock budget (with --max-steps: first reached)")
+    g.add_argument("--batch-size", type=int, default=32, help="examples per micro-batch per process (32)")
+    g.add_argument("--accumulation", type=int, default=1, help="micro-batches per optimizer step (1)")
+    g.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (5e-4, DistilBERT's)")
+    g.add_argument("--warmup", type=float, default=0.05, help="fraction of the run spent warming up (0.05)")
+    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW decay, not on biases/LayerNorm (0.01)")
+    g.add_argument("--grad-clip", type=float, default=1.0, help="max gradient norm, 0 = off (1.0)")
+    g.add_argument("--precision", default="auto", choices=PRECISIONS, help="autocast on CUDA (auto: bf16 if possible)")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda (under torchrun: cuda:LOCAL_RANK)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the data order, masks and dropout (0)")
+    g = common.add_argument_group("output")
+    g.add_argument("--out", required=True, help="output folder (student, vocab, run.json, metrics, checkpoints/)")
+    g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest")
+    g.add_argument("--eval-every", type=int, default=200, help="steps between evaluations (200; 0 = end only)")
+    g.add_argument("--save-every", type=int, default=200, help="steps between checkpoints (200; 0 = end only)")
+    g.add_argument("--log-every", type=int, default=10, help="steps between metrics records (10)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sub = ap.add_subparsers(dest="mode", required=True)
+    mlm = sub.add_parser("mlm", parents=[common], help="general distillation with MLM on a corpus",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    mlm.add_argument("--corpus", nargs="+", default=[STDLIB], metavar="stdlib|PATH",
+                     help="'stdlib' (the standard library's docstrings) and/or text files/folders")
+    mlm.add_argument("--seq-len", type=int, default=128, help="longest example in tokens")
+    mlm.add_argument("--ce-positions", default="tokens", choices=["tokens", "masked"],
+                     help="soft targets at every non-pad token (the published default) or at the masked ones only "
+                          "(both models then decode only there: much faster when the vocabulary is large)")
+    mlm.add_argument("--heldout-fraction", type=float, default=0.05, help="share of documents held out")
+    mlm.add_argument("--eval-examples", type=int, default=1000, help="held-out examples per evaluation")
+    task = sub.add_parser("task", parents=[common], help="task-specific distillation on a labelled TSV",
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    task.add_argument("--train", required=True, help="training TSV with a header: sentence<TAB>label")
+    task.add_argument("--dev", default=None, help="dev TSV scored with accuracy and F1")
+    task.add_argument("--train-limit", type=int, default=None, help="use only the first N training rows")
+    task.add_argument("--max-length", type=int, default=64, help="truncate sentences to this many tokens")
+    return ap
+
+
+def _write_json(path: str, obj: Any) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2)
+    os.replace(tmp, path)
+
+
+def _check_resume(args: argparse.Namespace) -> None:
+    path = os.path.join(args.out, "run.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--resume: {path!r} not found; is {args.out!r} the folder of an earlier run?")
+    with open(path, encoding="utf-8") as f:
+        before = json.load(f)["args"]
+    now = vars(args)
+    changed = [f"--{k.replace('_', '-')}: {before.get(k)!r} then, {now.get(k)!r} now" for k in RESUME_KEYS
+               if before.get(k) != now.get(k)]
+    if changed:
+        raise ValueError("--resume needs the settings of the run it continues; changed: " + "; ".join(changed))
+
+
+def build_models(args: argparse.Namespace) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(teacher, student) for the mode: BERT MLM teacher → DistilBertForMaskedLM student; fine-tuned BERT
+    classifier → DistilBertForSequenceClassification student."""
+    teacher_cls, student_cls = ((BertForMaskedLM, DistilBertForMaskedLM) if args.mode == "mlm"
+                                else (BertForSequenceClassification, DistilBertForSequenceClassification))
+    teacher = teacher_cls.from_pretrained(args.teacher).eval()
+    overrides = {} if args.dropout is None else {"dropout": args.dropout, "attention_dropout": args.dropout}
+    if args.student:
+        if args.layers:
+            raise ValueError("give --student or --layers, not both (--layers builds a student from the teacher)")
+        return teacher, student_cls.from_pretrained(args.student, **overrides)
+    return teacher, student_from_teacher(teacher, layers=args.layers, **overrides)
+
+
+def distil(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the CLI with `argv`; returns {"step", "elapsed", "eval", "checkpoint", "teacher_eval", "out"}."""
+    args = build_parser().parse_args(argv)
+    if args.max_steps is None and args.minutes is None:
+        args.max_steps = 2000
+    if args.resume:
+        _check_resume(args)
+    ctx = init_distributed(args.device)
+    try:
+        tokenizer = BertTokenizer.from_pretrained(args.teacher, backend="fast")
+        torch.manual_seed(args.seed)
+        teacher, student = build_models(args)
+        distiller = Distiller(student, teacher, args.alpha_ce, args.alpha_mlm, args.alpha_cos, args.temperature,
+                              **({"ce_positions": args.ce_positions} if args.mode == "mlm" else {}))
+        if args.mode == "mlm":
+            train, eval_batches, stats = mlm_data(args.corpus, tokenizer, args.seq_len, args.seed,
+                                                  args.heldout_fraction, args.eval_examples)
+            evaluate = lambda m: evaluate_mlm(m, eval_batches, ctx.device)  # noqa: E731
+            score = "mlm_acc"
+        else:
+            train = ClassificationData(args.train, tokenizer, args.max_length, args.train_limit)
+            dev = ClassificationData(args.dev, tokenizer, args.max_length) if args.dev else None
+            stats = {"train_examples": train.num_examples(0), "dev_examples": dev.num_examples(0) if dev else 0}
+            evaluate = (lambda m: evaluate_classifier(m, dev, ctx.device)) if dev else None  # noqa: E731
+            score = "accuracy"
+        batches = ShardedBatches(train, args.batch_size, args.accumulation, ctx.world_size, ctx.rank, args.seed,
+                                 group_by_length=50)
+        targs = TrainingArguments(out=args.out, max_steps=args.max_steps, minutes=args.minutes, lr=args.lr,
+                                  warmup=args.warmup, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
+                                  precision=args.precision, log_every=args.log_every, eval_every=args.eval_every,
+                                  save_every=args.save_every, seed=args.seed, progress=not args.no_progress)
+        metrics = os.path.join(args.out, "metrics.jsonl")
+        trainer = Trainer(distiller, batches, targs, evaluate=evaluate, ctx=ctx,
+                          callbacks=[PartsLog(distiller, metrics, args.log_every)])
+        teacher_eval: dict[str, float] = {}
+        if ctx.is_main:
+            os.makedirs(args.out, exist_ok=True)
+            if evaluate is not None:
+                teacher_eval = (evaluate_mlm(teacher.to(ctx.device), eval_batches, ctx.device, segments=True)
+                                if args.mode == "mlm" else evaluate_classifier(teacher.to(ctx.device), dev, ctx.device))
+            stats.update(teacher_layers=teacher.config.num_hidden_layers, student_layers=student.config.n_layers,
+                         copied_layers=getattr(student, "teacher_layers", None),
+                         teacher_parameters=sum(p.numel() for p in teacher.parameters()),
+                         student_parameters=sum(p.numel() for p in student.parameters()), processes=ctx.world_size)
+            _write_json(os.path.join(args.out, "run.json"), {"args": vars(args), "data": stats,
+                                                              "teacher_eval": teacher_eval})
+            if not args.no_progress:
+                print(f"distil.train: {json.dumps(stats)}; teacher: {json.dumps(teacher_eval)}", file=sys.stderr)
+        summary = trainer.train(resume=args.resume)
+        if ctx.is_main:
+            student.save_pretrained(args.out)
+            tokenizer.save_pretrained(args.out)
+            if evaluate is not None:
+                plot_distillation(metrics, os.path.join(args.out, "metrics.png"), score,
+                                  {f"teacher ({score})": teacher_eval[score]} if teacher_eval else None,
+                                  title=f"distil.train {args.mode}: {stats['teacher_layers']}-layer teacher → "
+                                        f"{stats['student_layers']}-layer student")
+            with open(os.path.join(args.out, "run.json"), encoding="utf-8") as f:
+                run = json.load(f)
+            _write_json(os.path.join(args.out, "run.json"), {**run, "summary": summary})
+        ctx.barrier()
+        return {**summary, "teacher_eval": teacher_eval, "out": args.out}
+    finally:
+        shutdown(ctx)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        summary = distil(argv)
+    except NonFiniteLossError as e:
+        print(f"distil.train: stopped: {e}", file=sys.stderr)
+        sys.exit(3)
+    except (ValueError, OSError) as e:
+        print(f"distil.train: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    if summary["eval"]:
+        print(f"step {summary['step']} ({summary['elapsed'] / 60:.1f} min): student "
+              + ", ".join(f"{k} {v:.4f}" for k, v in summary["eval"].items() if isinstance(v, float))
+              + "; teacher " + ", ".join(f"{k} {v:.4f}" for k, v in summary["teacher_eval"].items()
+                                         if isinstance(v, float)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

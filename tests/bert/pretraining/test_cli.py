@@ -1,0 +1,83 @@
+"""The command line, for real: `python -m bert.pretrain` on the built-in stdlib corpus for a few steps, its output
+folder loaded by our from_pretrained and by transformers', --resume, --help, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from bert import BertForPreTraining
+from bert.pretraining.cli import build_parser, main, pretrain
+from bert.pretraining.metrics import read_metrics
+
+REPO = Path(__file__).resolve().parents[3]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+SHORT = ["--preset", "tiny", "--corpus", "stdlib", "--vocab-size", "2000", "--seq-len", "64", "--batch-size", "16",
+         "--eval-examples", "64", "--eval-every", "10", "--save-every", "10", "--log-every", "5", "--no-progress"]
+
+
+@pytest.mark.slow
+def test_a_short_real_run_writes_a_model_both_libraries_load(tmp_path):
+    out = tmp_path / "run"
+    summary = pretrain(SHORT + ["--max-steps", "20", "--out", str(out)])
+    assert summary["step"] == 20
+    for name in ("config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json", "metrics.jsonl",
+                 "metrics.png", "run.json"):
+        assert (out / name).is_file(), name
+    evals = read_metrics(str(out / "metrics.jsonl"), "eval")
+    assert [r["step"] for r in evals] == [0, 10, 20]
+    assert evals[-1]["mlm_loss"] < evals[0]["mlm_loss"] - 1.0                # 20 steps already lower the loss
+
+    from tokenization import BertTokenizer
+    from transformers import BertForPreTraining as HFBertForPreTraining
+    from transformers import BertTokenizerFast as HFTokenizer
+
+    ours, hf = BertForPreTraining.from_pretrained(out).eval(), HFBertForPreTraining.from_pretrained(out).eval()
+    tok, hf_tok = BertTokenizer.from_pretrained(out), HFTokenizer.from_pretrained(out)
+    text = ["Return the number of items in the [MASK].", "Close the file."]
+    enc = tok(text[0], text[1], return_tensors="pt")
+    assert enc["input_ids"].tolist() == hf_tok(text[0], text[1], return_tensors="pt")["input_ids"].tolist()
+    with torch.no_grad():
+        a, b = ours(**enc), hf(**enc)
+    assert torch.allclose(a.prediction_logits, b.prediction_logits, atol=1e-4)
+    assert torch.allclose(a.seq_relationship_logits, b.seq_relationship_logits, atol=1e-5)
+
+    # --resume continues the run: 5 more steps, the records of steps 1-20 kept as they were
+    before = read_metrics(str(out / "metrics.jsonl"), "train")
+    summary = pretrain(SHORT + ["--max-steps", "25", "--out", str(out), "--resume"])
+    after = read_metrics(str(out / "metrics.jsonl"), "train")
+    assert summary["step"] == 25 and after[:len(before)] == before and after[-1]["step"] == 25
+    with pytest.raises(ValueError, match="--seq-len: 64 then, 32 now"):
+        pretrain([a if a != "64" else "32" for a in SHORT] + ["--max-steps", "30", "--out", str(out), "--resume"])
+
+
+def test_help_documents_every_option():
+    text = build_parser().format_help()
+    for option in ("--preset", "--config", "--corpus", "--vocab", "--max-steps", "--minutes", "--batch-size",
+                   "--seq-len", "--lr", "--out", "--resume", "--seed", "--eval-every", "--whole-word-mask",
+                   "--static-masking", "--precision", "torchrun"):
+        assert option in text, option
+    for action in build_parser()._actions:
+        assert action.help, action.dest
+
+
+def test_bad_corpus_path_exits_with_a_clear_message(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--corpus", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "o"), "--max-steps", "1"])
+    assert e.value.code == 2
+    assert "no such file" in capsys.readouterr().err and "missing.txt" in str(tmp_path / "missing.txt")
+    with pytest.raises(SystemExit):
+        main(["--preset", "tiny", "--config", "c.json", "--out", str(tmp_path / "o")])
+    assert "--preset or --config, not both" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point_prints_help():
+    run = subprocess.run([sys.executable, "-m", "bert.pretrain", "--help"], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0 and "--corpus" in run.stdout and "MLM + NSP" in run.stdout
