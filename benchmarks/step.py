@@ -63,11 +63,14 @@ def settings(device: str, quick: bool) -> dict:
                 repeats=3 if quick else 7, warmup=1)
 
 
-def model_flops(B: int, T: int, L: int, N: int) -> float:
-    """Training FLOPs of one step (the formula in the module docstring)."""
-    forward = (2 * B * T * L * (4 * C * C + 2 * C * I) + 4 * B * L * T * T * C
-               + 2 * N * (C * C + C * V) + 2 * B * (C * C + 2 * C))
-    return 3 * forward
+def model_flops(B: int, T: int, L: int, N: int, C: int = C, I: int = I, V: int = V) -> int:
+    """Training FLOPs of one step (the formula in the module docstring; BERT-base widths by default).
+    tests/test_benchmarks_step.py checks it against PyTorch's FlopCounterMode on a tiny model."""
+    forward = (2 * B * T * L * (4 * C * C + 2 * C * I)        # projections and FFN
+               + 4 * B * L * T * T * C                        # Q Kᵀ and P V
+               + 2 * N * (C * C + C * V)                      # MLM transform + decoder at the N predicted positions
+               + 2 * B * (C * C + 2 * C))                     # pooler + NSP
+    return 3 * forward                                        # forward + backward (2 × forward)
 
 
 def _sync(device: str) -> None:

@@ -147,7 +147,7 @@ def tiled_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor
                 p = F.dropout(p, p=dropout_p)
             acc = acc * correction + p @ value[..., j:j + block_size, :]       # (*, bq, Dv)
             m = m_new
-        out_blocks.append(acc / l.clamp_min(torch.finfo(l.dtype).tiny))        # all-masked row: 0 / tiny = 0
+        out_blocks.append(acc / torch.where(l > 0, l, torch.ones_like(l)))         # all-masked row: acc = 0, ℓ = 0 → 0/1 = 0
     return torch.cat(out_blocks, dim=-2)                                       # (*, Tq, Dv)
 
 

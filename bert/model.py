@@ -44,7 +44,9 @@ def check_inputs(config: BertConfig, input_ids: Tensor, attention_mask: Tensor |
     if T > config.max_position_embeddings:
         raise ValueError(f"input_ids has seq_len {T}, more than max_position_embeddings = "
                          f"{config.max_position_embeddings} (the position table's size); truncate the input")
-    lo, hi = int(input_ids.min()), int(input_ids.max())
+    # Value checks read the data back (a device sync, a graph break): skipped while torch.compile traces.
+    check_values = not torch.compiler.is_compiling()
+    lo, hi = (int(input_ids.min()), int(input_ids.max())) if check_values else (0, 0)
     if lo < 0 or hi >= config.vocab_size:
         raise ValueError(f"input_ids must lie in [0, vocab_size={config.vocab_size}), got values in [{lo}, {hi}]")
     for name, t in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
@@ -54,14 +56,14 @@ def check_inputs(config: BertConfig, input_ids: Tensor, attention_mask: Tensor |
             raise TypeError(f"{name} must be a torch.Tensor or None, got {type(t).__name__}")
         if tuple(t.shape) != (B, T):
             raise ValueError(f"{name} must have the shape of input_ids, {(B, T)}, got {tuple(t.shape)}")
-    if attention_mask is not None and attention_mask.dtype != torch.bool:
+    if check_values and attention_mask is not None and attention_mask.dtype != torch.bool:
         if attention_mask.is_complex() or bool(((attention_mask != 0) & (attention_mask != 1)).any()):
             raise ValueError("attention_mask must be bool or hold only 0 (padding) and 1 (token), got values "
                              f"{torch.unique(attention_mask)[:8].tolist()}")
     if token_type_ids is not None:
         if not _is_integer(token_type_ids):
             raise TypeError(f"token_type_ids must be an integer tensor, got dtype {token_type_ids.dtype}")
-        lo, hi = int(token_type_ids.min()), int(token_type_ids.max())
+        lo, hi = (int(token_type_ids.min()), int(token_type_ids.max())) if check_values else (0, 0)
         if lo < 0 or hi >= config.type_vocab_size:
             raise ValueError(f"token_type_ids must lie in [0, type_vocab_size={config.type_vocab_size}), got "
                              f"values in [{lo}, {hi}]")
@@ -81,7 +83,7 @@ def padding_mask(attention_mask: Tensor | None) -> Tensor | None:
     if attention_mask is None:
         return None
     keep = attention_mask.bool()
-    if bool(keep.all()):
+    if not torch.compiler.is_compiling() and bool(keep.all()):  # data-dependent: decided eagerly only
         return None
     return keep[:, None, None, :]                                             # (B, T) -> (B, 1, 1, T)
 

@@ -29,7 +29,7 @@ def _check_positions(position_ids: Tensor, max_len: int) -> None:
         raise TypeError(f"position_ids must be a torch.Tensor of integer positions, got {type(position_ids).__name__}")
     if position_ids.is_floating_point() or position_ids.is_complex() or position_ids.dtype == torch.bool:
         raise TypeError(f"position_ids must be an integer tensor, got dtype {position_ids.dtype}")
-    if position_ids.numel() and (int(position_ids.min()) < 0 or int(position_ids.max()) >= max_len):
+    if position_ids.numel() and not torch.compiler.is_compiling() and (int(position_ids.min()) < 0 or int(position_ids.max()) >= max_len):
         raise ValueError(f"position_ids must lie in [0, max_len={max_len}), got values in "
                          f"[{int(position_ids.min())}, {int(position_ids.max())}]")
 

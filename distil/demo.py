@@ -124,7 +124,8 @@ def stdlib_part(args: argparse.Namespace) -> str:
     bare = interleaved_times({"teacher": teacher.bert, "student": student.distilbert}, encoder_inputs, rounds=3)
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     ratios = {"parameters": count(student) / count(teacher), "time (encoder)": bare["student"]["ratio"],
-              "time (fill the\n[MASK]s)": fill["student"]["ratio"], "held-out MLM\naccuracy": s_acc / t_acc}
+              "time (fill the\n[MASK]s)": fill["student"]["ratio"],
+              "held-out MLM\naccuracy": s_acc / t_acc if t_acc else float("nan")}
     png = plot(os.path.join(teacher_dir, "metrics.jsonl"), os.path.join(student_dir, "metrics.jsonl"), ratios,
                os.path.join(args.out, "demo.png"))
     lines = ["## Teacher and student on the standard library's docstrings", "",

@@ -1,7 +1,7 @@
 """`python -m bert.pretrain`: pre-train BERT with MLM + NSP on a corpus, on one process or under torchrun.
 
     python -m bert.pretrain --preset tiny --corpus stdlib --minutes 10 --out runs/tiny
-    python -m bert.pretrain --preset tiny --corpus ../shared/data/wikitext-2-raw/wiki.test.raw --max-steps 2000 --out runs/wiki
+    python -m bert.pretrain --corpus ../shared/data/wikitext-2-raw/wiki.test.raw --max-steps 2000 --out runs/wiki
     python -m bert.pretrain --out runs/tiny --max-steps 4000 --resume        # continue (same settings, more steps)
     torchrun --nproc_per_node=2 -m bert.pretrain --preset tiny --batch-size 32 --out runs/ddp
 
@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", default="auto", help="auto, cpu, cuda (under torchrun: cuda:LOCAL_RANK)")
     g.add_argument("--seed", type=int, default=0, help="seed of the model's init, the examples, masks and order")
     g = ap.add_argument_group("output")
-    g.add_argument("--out", required=True, help="output folder (model, vocab, metrics.jsonl, metrics.png, checkpoints/)")
+    g.add_argument("--out", required=True,
+                   help="output folder (model, vocab, metrics.jsonl, metrics.png, run.json, checkpoints/)")
     g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest")
     g.add_argument("--eval-every", type=int, default=200, help="steps between held-out evaluations (200; 0 = end only)")
     g.add_argument("--save-every", type=int, default=200, help="steps between checkpoints (200; 0 = end only)")
@@ -145,6 +146,19 @@ def build_model(args: argparse.Namespace, tokenizer):
     return BertForPreTraining(config)
 
 
+def heldout_batches(heldout: PretrainingData, n_examples: int, batch_size: int = 64) -> list:
+    """The fixed evaluation set: n_examples held-out examples, masked once. When the held-out documents give fewer
+    examples, their "epochs" 1, 2, … (other A/B pairs and masks of the same text) fill it up, to at most 5 passes."""
+    batches, total = [], 0
+    for epoch in range(5):
+        n = min(heldout.num_examples(epoch), n_examples - total)
+        batches += [heldout.collate(epoch, list(range(s, min(s + batch_size, n)))) for s in range(0, n, batch_size)]
+        total += n
+        if total >= n_examples:
+            break
+    return batches
+
+
 def _check_resume(args: argparse.Namespace) -> None:
     path = os.path.join(args.out, "run.json")
     if not os.path.isfile(path):
@@ -187,9 +201,9 @@ def pretrain(argv: list[str] | None = None) -> dict[str, Any]:
                                 seed=args.seed, short_seq_prob=args.short_seq_prob, dynamic=not args.static_masking,
                                 **ids)
         heldout = PretrainingData(tokenize_documents(heldout_docs, tokenizer), spec, seq_len=args.seq_len, seed=0,
-                                  short_seq_prob=args.short_seq_prob, dynamic=False, **ids)
-        n_eval = min(args.eval_examples, heldout.num_examples(0))
-        eval_batches = [heldout.collate(0, list(range(s, min(s + 64, n_eval)))) for s in range(0, n_eval, 64)]
+                                  short_seq_prob=args.short_seq_prob, dynamic=True, **ids)
+        eval_batches = heldout_batches(heldout, args.eval_examples)
+        n_eval = sum(len(b["input_ids"]) for b in eval_batches)
         torch.manual_seed(args.seed)                                  # the same initial weights on every process
         model = build_model(args, tokenizer)
         batches = ShardedBatches(train, args.batch_size, args.accumulation, ctx.world_size, ctx.rank, args.seed,

@@ -7,7 +7,7 @@ token with cross entropy loss." google-research/bert `create_masked_lm_predictio
 004 §3.2.1 describe MLM in words; the loss is taken at the chosen positions only (erratum 8):
 
     n_predict = min(max_predictions_per_seq, max(1, round(0.15 · n)))      n = tokens that may be chosen
-    L_MLM     = −(1/|M|) Σ_{i∈M} log p(x_i | x̃)                             M = the chosen positions (label ≠ −100)
+    L_MLM     = −(1/|M|) Σ_{i∈M} log p(x_i | x̃)                     M = the chosen positions (label ≠ −100)
 
 The [MASK] share trains the prediction; the unchanged 10% tells the model that a visible token may also be asked
 about (so it keeps a good representation of every token, not only of [MASK]); the random 10% keeps it from trusting
@@ -62,8 +62,9 @@ class MaskingSpec:
             raise ValueError("mask_token_prob and random_token_prob must be >= 0 with a sum <= 1, got "
                              f"{self.mask_token_prob!r} and {self.random_token_prob!r}")
         if self.whole_word and (self.is_continuation is None or len(self.is_continuation) != self.vocab_size):
-            raise ValueError("whole_word=True needs is_continuation, one flag per vocabulary id "
-                             f"({self.vocab_size}), got {None if self.is_continuation is None else len(self.is_continuation)}")
+            got = None if self.is_continuation is None else len(self.is_continuation)
+            raise ValueError(f"whole_word=True needs is_continuation, one flag per vocabulary id ({self.vocab_size}), "
+                             f"got {got}")
         object.__setattr__(self, "random_ids", tuple(i for i in range(self.vocab_size) if i not in self.special_ids))
 
     @classmethod

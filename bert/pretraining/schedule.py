@@ -1,11 +1,11 @@
 """The optimizer and its learning-rate schedule: AdamW without decay on biases and LayerNorm, warmup then decay.
 
 AdamW (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization", Algorithm 2): Adam's update plus
-θ ← θ − lr·λ·θ applied directly to the weights, not through the gradient. BERT (Devlin et al. 2019 Appendix A.2:
-"Adam with learning rate of 1e-4, β1 = 0.9, β2 = 0.999, L2 weight decay of 0.01, learning rate warmup over the first
-10,000 steps, and linear decay of the learning rate") excludes biases and LayerNorm parameters from the decay
-(google-research/bert `optimization.py`, `exclude_from_weight_decay=["LayerNorm", "layer_norm", "bias"]`): a bias
-or a LayerNorm gain/shift pulled towards 0 does not make the model simpler, it only shifts or shrinks it.
+θ ← θ − lr·λ·θ applied directly to the weights, not through the gradient. BERT (Devlin et al. 2019 Appendix
+A.2: "Adam with learning rate of 1e-4, β1 = 0.9, β2 = 0.999, L2 weight decay of 0.01, learning rate warmup over
+the first 10,000 steps, and linear decay of the learning rate") excludes biases and LayerNorm parameters from the
+decay (google-research/bert `optimization.py`, `exclude_from_weight_decay=["LayerNorm", "layer_norm", "bias"]`):
+a bias or a LayerNorm gain/shift pulled towards 0 does not make the model simpler, it only shifts or shrinks it.
 
 The schedule multiplies the peak learning rate by
 

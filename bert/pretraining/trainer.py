@@ -244,9 +244,10 @@ class Trainer:
         if self.step == 0 and self.evaluate is not None:
             record_eval()
         steps = self.batches.steps(self.position)
-        window_tokens, window_start = 0, time.perf_counter()
+        window_tokens, window_seconds = 0, 0.0                    # training throughput, evaluation excluded
         try:
             while not self._finished():
+                step_start = time.perf_counter()
                 factor = self._lr_factor()
                 for group in self.optimizer.param_groups:
                     group["lr"] = a.lr * factor
@@ -262,7 +263,9 @@ class Trainer:
                         loss = out.loss.float()
                         self.scaler.scale(loss / len(micro)).backward()
                     value = loss.item()
-                    for j, part in enumerate((loss, getattr(out, "mlm_loss", None), getattr(out, "nsp_loss", None))):
+                    totals[0] += value / len(micro)
+                    for j, name in ((1, "mlm_loss"), (2, "nsp_loss")):       # the parts, when the model gives them
+                        part = getattr(out, name, None)
                         totals[j] += (part.item() if part is not None else math.nan) / len(micro)
                     totals[3] += _tokens(batch)
                     totals[4] += 0.0 if math.isfinite(value) else 1.0
@@ -287,6 +290,7 @@ class Trainer:
                 self.step += 1
                 self.position = position
                 window_tokens += float(totals[3])
+                window_seconds += time.perf_counter() - step_start
                 self.tokens_seen += int(totals[3])
                 world = ctx.world_size
                 record = {"kind": "train", "step": self.step, "time": round(self.elapsed, 3),
@@ -297,9 +301,8 @@ class Trainer:
                 if a.max_steps is None and a.minutes is not None and self.elapsed > 0:
                     bar.total = max(self.step, int(self.step * a.minutes * 60 / self.elapsed))
                 if self.step % a.log_every == 0 or self._finished():
-                    seconds = time.perf_counter() - window_start
-                    record["tokens_per_s"] = window_tokens / seconds if seconds > 0 else math.nan
-                    window_tokens, window_start = 0, time.perf_counter()
+                    record["tokens_per_s"] = window_tokens / window_seconds if window_seconds > 0 else math.nan
+                    window_tokens, window_seconds = 0, 0.0
                     if log is not None:
                         log.write(record)
                     bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{record['lr']:.2e}", refresh=False)

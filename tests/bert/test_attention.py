@@ -382,3 +382,15 @@ def test_three_paths_agree_on_cuda(dtype):
         out = fn(q, k, v, mask)
         assert torch.isfinite(out).all(), path
         torch.testing.assert_close(out.double(), want, **tol, msg=path)
+
+
+def test_tiled_gradient_is_finite_for_a_fully_masked_row_with_large_upstream_gradient():
+    """Regression: dividing by a tiny clamp made 0·inf = NaN in backward for an all-masked row."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 1, 3, 4, requires_grad=True) for _ in range(3))
+    keep = torch.tensor([[False] * 3, [True] * 3])[:, None, None, :]
+    out = tiled_attention(q, k, v, keep, block_size=2)
+    grads = torch.autograd.grad(out, (q, k, v), torch.full_like(out, 5.0))
+    assert all(torch.isfinite(g).all() for g in grads)
+    assert torch.equal(out[0], torch.zeros_like(out[0]))
+    assert torch.equal(grads[2][0], torch.zeros_like(grads[2][0]))

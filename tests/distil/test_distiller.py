@@ -32,7 +32,8 @@ def test_mlm_setting_is_the_weighted_sum_of_the_three_losses():
     cos = cosine_loss(s.hidden_states[-1], t.hidden_states[-1], mask=keep)
     torch.testing.assert_close(out.loss, 5 * ce + 2 * ml + cos)
     torch.testing.assert_close((out.ce_loss, out.mlm_loss, out.cos_loss), (ce, ml, cos))
-    masked = Distiller(student, teacher, ce_positions="masked").eval()(b["input_ids"], b["attention_mask"], labels=b["labels"])
+    masked = Distiller(student, teacher, ce_positions="masked").eval()
+    masked = masked(b["input_ids"], b["attention_mask"], labels=b["labels"])
     t0 = teacher(b["input_ids"], b["attention_mask"]).logits                       # no token types: all segment A
     torch.testing.assert_close(masked.ce_loss, soft_target_loss(s.logits, t0, 2.0, mask=b["labels"] != -100))
     assert d.running_parts() == {"ce_loss": 0.0, "mlm_loss": 0.0, "cos_loss": 0.0}   # eval-mode calls: not summed

@@ -190,3 +190,15 @@ def test_sinusoidal_positions_are_the_transformer_formula():
         for i in (0, 7, 30, 31):
             f = math.sin if i % 2 == 0 else math.cos
             assert table[pos, i].item() == pytest.approx(f(pos / 10000 ** ((i - i % 2) / 32)), abs=1e-6)
+
+
+def test_masked_only_decodes_the_masked_positions_with_the_same_loss():
+    model = DistilBertForMaskedLM(tiny()).eval()
+    batch = random_batch(seed=2)
+    full = model(batch["input_ids"], batch["attention_mask"], labels=batch["labels"])
+    part = model(batch["input_ids"], batch["attention_mask"], labels=batch["labels"], masked_only=True)
+    where = batch["labels"] != -100
+    torch.testing.assert_close(part.logits, full.logits[where])
+    torch.testing.assert_close(part.loss, full.loss)
+    with pytest.raises(ValueError, match="needs labels"):
+        model(batch["input_ids"], masked_only=True)
