@@ -11,7 +11,8 @@ import os
 
 import torch
 
-BENCHES = ["attention", "model", "tokenizer", "distil", "step", "padding"]  # modules of this package, run in this order
+# modules of this package, run in this order
+BENCHES = ["attention", "model", "tokenizer", "pretraining", "distil", "step", "padding"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,6 +35,8 @@ from typing import Callable, Iterator, Sequence
 import torch
 from torch import Tensor, nn
 
+from .pretraining.schedule import build_optimizer, step_factor, warmup_steps
+
 
 # ----------------------------------------------------------------------------- data
 @dataclass
@@ -184,24 +186,8 @@ def predict(model: nn.Module, ids: Sequence[Sequence[int]], batch_size: int = 64
 
 
 # ----------------------------------------------------------------------------- optimisation
-def adamw_for(model: nn.Module, lr: float, weight_decay: float = 0.01) -> torch.optim.AdamW:
-    """AdamW with weight decay on weight matrices only — not on biases nor LayerNorm parameters (google-research/bert
-    `optimization.py` excludes "LayerNorm" and "bias"; Devlin et al. 2019 Appendix A.2). Those are exactly the
-    1-D parameters; the embedding tables (2-D) are decayed, as there."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.dim() < 2 else decay).append(p)                    # biases and LayerNorm are 1-D
-    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=lr)
-
-
-def warmup_linear(step: int, warmup: int, total: int) -> float:
-    """Learning-rate factor: linear warmup from 0 to 1 over `warmup` steps, then linear decay to 0 at `total`
-    (Devlin et al. 2019 Appendix A.2)."""
-    if step < warmup:
-        return (step + 1) / warmup
-    return max(0.0, (total - step) / max(1, total - warmup))
+# AdamW without decay on biases/LayerNorm, linear warmup then linear decay: the pre-training code's own functions
+# (bert/pretraining/schedule.py, Devlin et al. 2019 Appendix A.2), so fine-tuning and pre-training share one recipe.
 
 
 LossFn = Callable[[nn.Module, dict], Tensor]
@@ -222,9 +208,9 @@ def train_classifier(model: nn.Module, batches: Iterator[dict[str, Tensor]], max
         raise ValueError(f"max_steps must be ≥ 1, got {max_steps}")
     loss_fn = loss_fn or (lambda m, b: m(input_ids=b["input_ids"], attention_mask=b["attention_mask"],
                                          labels=b["labels"]).loss)
-    opt = adamw_for(model, lr, weight_decay)
-    warmup = int(warmup_ratio * max_steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_linear(s, warmup, max_steps))
+    opt = build_optimizer(model, lr, weight_decay)
+    warmup = warmup_steps(max_steps, warmup_ratio)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: step_factor(s, max_steps, warmup))
     model.train()
     start, running, record = time.perf_counter(), [], {}
     step = 0

@@ -86,21 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub = ap.add_subparsers(dest="mode", required=True)
     mlm = sub.add_parser("mlm", parents=[common], help="general distillation with MLM on a corpus",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mlm.add_argument("--corpus", nargs="+", default=[STDLIB], metavar="stdlib|PATH",
-                     help="'stdlib' (the standard library's docstrings) and/or text files/folders")
-    mlm.add_argument("--seq-len", type=int, default=128, help="longest example in tokens")
+                     help="'stdlib' (the standard library's docstrings; default) and/or text files/folders")
+    mlm.add_argument("--seq-len", type=int, default=128, help="longest example in tokens (128)")
     mlm.add_argument("--ce-positions", default="tokens", choices=["tokens", "masked"],
                      help="soft targets at every non-pad token (the published default) or at the masked ones only "
-                          "(both models then decode only there: much faster when the vocabulary is large)")
-    mlm.add_argument("--heldout-fraction", type=float, default=0.05, help="share of documents held out")
-    mlm.add_argument("--eval-examples", type=int, default=1000, help="held-out examples per evaluation")
+                          "(both models then decode only there: much faster when the vocabulary is large); "
+                          "default tokens")
+    mlm.add_argument("--heldout-fraction", type=float, default=0.05, help="share of documents held out (0.05)")
+    mlm.add_argument("--eval-examples", type=int, default=1000, help="held-out examples per evaluation (1000)")
     task = sub.add_parser("task", parents=[common], help="task-specific distillation on a labelled TSV",
-                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                          description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     task.add_argument("--train", required=True, help="training TSV with a header: sentence<TAB>label")
     task.add_argument("--dev", default=None, help="dev TSV scored with accuracy and F1")
     task.add_argument("--train-limit", type=int, default=None, help="use only the first N training rows")
-    task.add_argument("--max-length", type=int, default=64, help="truncate sentences to this many tokens")
+    task.add_argument("--max-length", type=int, default=64, help="truncate sentences to this many tokens (64)")
     return ap
 
 

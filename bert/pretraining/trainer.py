@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .batches import Position, ShardedBatches
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint

@@ -163,3 +163,28 @@ def test_help_documents_both_modes_and_the_loss_weights():
     top = subprocess.run([sys.executable, "-m", "distil.train", "--help"], cwd=REPO, capture_output=True, text=True,
                          timeout=120, env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert "torchrun" in top.stdout and "task" in top.stdout
+
+
+@pytest.mark.slow
+def test_two_processes_equal_one_process_with_the_same_global_batch(tiny_dirs, tmp_path):
+    """`torchrun --nproc_per_node=2 -m distil.train` (gloo on the CPU) ends with the student one process gets from
+    the same global batches as 2 accumulated micro-batches."""
+    from safetensors.torch import load_file
+    common = ["mlm", "--teacher", str(tiny_dirs / "mlm_teacher"), "--corpus", str(tiny_dirs / "corpus.txt"),
+              "--seq-len", "32", "--max-steps", "3", "--eval-every", "0", "--save-every", "0", "--no-progress",
+              "--batch-size", "4", "--dropout", "0", "--warmup", "0", "--lr", "1e-3"]
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+
+    def run(cmd):
+        done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    run([sys.executable, "-m", "distil.train", *common, "--accumulation", "2", "--out", str(tmp_path / "one")])
+    run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "distil.train",
+         *common, "--accumulation", "1", "--out", str(tmp_path / "two")])
+    a, b = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=2e-5, rtol=1e-4), (k, (a[k] - b[k]).abs().max())
+    teacher_word = load_file(tiny_dirs / "mlm_teacher" / "model.safetensors")["bert.embeddings.word_embeddings.weight"]
+    assert (a["distilbert.embeddings.word_embeddings.weight"] - teacher_word).abs().max() > 1e-4   # it trained
