@@ -12,6 +12,15 @@ from bert.finetune import (classification_metrics, length_grouped_batches, pad_b
                            training_batches)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models on one thread: two threads waiting for each other make them many times slower on a busy CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def write(path, text):
     path.write_text(text, encoding="utf-8")
     return path

@@ -19,7 +19,7 @@ def test_sst2_experiment_runs_and_reports(tmp_path):
     (d / "data" / "sst2").mkdir(parents=True)
     shutil.copy(d / "train.tsv", d / "data" / "sst2" / "train.tsv")
     shutil.copy(d / "dev.tsv", d / "data" / "sst2" / "dev.tsv")
-    budget = Budget(teacher_steps=60, student_steps=10, batch_size=16, teacher_lr=3e-3, student_lr=3e-3,
+    budget = Budget(teacher_steps=100, student_steps=10, batch_size=16, teacher_lr=3e-3, student_lr=3e-3,
                     timing_batches=2, timing_rounds=1)
     r = run_sst2(str(d / "data"), budget, model_dir=str(d / "model"), log=lambda s: None)
     assert r["teacher"]["layers"] == 2 and r["student_distilled"]["layers"] == 1
