@@ -9,7 +9,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH_CPU ?= torch==2.13.0
 VENV_FLAGS ?= --system-site-packages
-DATA ?= ../shared/data
+# DATA: a folder with sst2/ and wikitext-2-raw/. `make demo` uses it only when given (then it also runs the SST-2
+# experiment); `make bench` defaults to ../shared/data.
+DATA ?=
 PYTEST_ARGS ?=
 
 .PHONY: install test test-gpu bench notebooks demo clean
@@ -33,10 +35,10 @@ notebooks: install
 	$(PY) -m pytest -v tests/test_notebooks.py
 
 bench: install
-	$(PY) -m benchmarks --data $(DATA)
+	$(PY) -m benchmarks --data $(or $(DATA),../shared/data)
 
 demo: install
-	$(PY) -m distil.demo --data $(DATA)
+	$(PY) -m distil.demo $(if $(DATA),--data $(DATA))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

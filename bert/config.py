@@ -30,8 +30,38 @@ HIDDEN_ACTS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
 ATTN_IMPLEMENTATIONS = ("auto", "reference", "tiled", "fused")
 
 
+class JsonConfig:
+    """config.json in and out, shared by BertConfig and DistilBertConfig (each defines to_dict and from_dict)."""
+
+    def to_json_string(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write config.json atomically (temporary file in the same directory, then rename)."""
+        path = os.fspath(path)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(self.to_json_string())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **overrides: Any):
+        """Read a config.json (or a folder holding one); `overrides` replace fields."""
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            path = os.path.join(path, "config.json")
+        if not os.path.isfile(path):
+            raise OSError(f"config file not found: {path!r}")
+        with open(path, encoding="utf-8") as f:
+            try:
+                d = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path!r} is not valid JSON: {e}") from None
+        return cls.from_dict(d, **overrides)
+
+
 @dataclass
-class BertConfig:
+class BertConfig(JsonConfig):
     vocab_size: int = 30522                  # number of WordPiece tokens (rows of the word-embedding table)
     hidden_size: int = 768                   # C: width of every hidden state
     num_hidden_layers: int = 12              # L: number of encoder blocks
@@ -120,31 +150,6 @@ class BertConfig:
             kwargs["num_labels"] = len(d["id2label"])
         kwargs.update(overrides)
         return cls(**kwargs)
-
-    def to_json_string(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write config.json atomically (temporary file in the same directory, then rename)."""
-        path = os.fspath(path)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(self.to_json_string())
-        os.replace(tmp, path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, **overrides: Any) -> "BertConfig":
-        path = os.fspath(path)
-        if os.path.isdir(path):
-            path = os.path.join(path, "config.json")
-        if not os.path.isfile(path):
-            raise OSError(f"config file not found: {path!r}")
-        with open(path, encoding="utf-8") as f:
-            try:
-                d = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path!r} is not valid JSON: {e}") from None
-        return cls.from_dict(d, **overrides)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "BertConfig":

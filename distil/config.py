@@ -20,18 +20,16 @@ returns: the same post-LN block, the same LayerNorm eps 1e-12 (fixed in DistilBE
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from bert.config import ATTN_IMPLEMENTATIONS, HIDDEN_ACTS, BertConfig
+from bert.config import ATTN_IMPLEMENTATIONS, HIDDEN_ACTS, BertConfig, JsonConfig
 
 LAYER_NORM_EPS = 1e-12  # DistilBERT's LayerNorm epsilon: a constant there, not a config field
 
 
 @dataclass
-class DistilBertConfig:
+class DistilBertConfig(JsonConfig):
     vocab_size: int = 30522                # number of WordPiece tokens (rows of the word-embedding table)
     max_position_embeddings: int = 512     # longest sequence the position table covers
     sinusoidal_pos_embds: bool = False     # False = learned positions (as BERT); True = fixed sin/cos (Vaswani §3.5)
@@ -163,31 +161,6 @@ class DistilBertConfig:
             kwargs["num_labels"] = len(d["id2label"])
         kwargs.update(overrides)
         return cls(**kwargs)
-
-    def to_json_string(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write config.json atomically (temporary file in the same directory, then rename)."""
-        path = os.fspath(path)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(self.to_json_string())
-        os.replace(tmp, path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, **overrides: Any) -> "DistilBertConfig":
-        path = os.fspath(path)
-        if os.path.isdir(path):
-            path = os.path.join(path, "config.json")
-        if not os.path.isfile(path):
-            raise OSError(f"config file not found: {path!r}")
-        with open(path, encoding="utf-8") as f:
-            try:
-                d = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path!r} is not valid JSON: {e}") from None
-        return cls.from_dict(d, **overrides)
 
 
 def count_parameters(config: DistilBertConfig) -> int:

@@ -28,7 +28,7 @@ import torch
 
 from bert import BertForMaskedLM
 from bert.pretraining.cli import pretrain
-from bert.pretraining.metrics import read_metrics
+from bert.pretraining.metrics import read_metrics, save_figure
 from tokenization import BertTokenizer
 
 from .model import DistilBertForMaskedLM
@@ -85,13 +85,7 @@ def plot(teacher_metrics: str, student_metrics: str, ratios: dict[str, float], p
     ax_bar.axhline(1.0, ls="--", lw=1, color="gray")
     ax_bar.set_xticks(range(len(ratios)), list(ratios), fontsize=7)
     ax_bar.set_ylabel("student / teacher")
-    fig.suptitle("make demo: a half-depth DistilBERT student distilled from a small BERT teacher", fontsize=9)
-    fig.tight_layout()
-    tmp = f"{png}.tmp-{os.getpid()}.png"
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, png)
-    return png
+    return save_figure(fig, png, "make demo: a half-depth DistilBERT student distilled from a small BERT teacher")
 
 
 def stdlib_part(args: argparse.Namespace) -> str:

@@ -19,7 +19,6 @@ What this file adds:
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -29,7 +28,7 @@ from torch import Tensor, nn
 
 from bert.finetune import classification_metrics, encode, pad_batch, predict, read_tsv
 from bert.pretraining import MaskingSpec, PretrainingData, load_documents, split_heldout, tokenize_documents
-from bert.pretraining.metrics import read_metrics
+from bert.pretraining.metrics import read_metrics, save_figure
 
 IGNORE_INDEX = -100
 
@@ -159,14 +158,7 @@ def plot_distillation(metrics: str, png: str, score: str = "mlm_acc", reference:
     ax_score.set_ylabel(score)
     ax_score.grid(alpha=0.3)
     ax_score.legend(fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    tmp = f"{png}.tmp-{os.getpid()}.png"
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, png)
-    return png
+    return save_figure(fig, png, title)
 
 
 __all__ = ["mlm_data", "ClassificationData", "evaluate_mlm", "evaluate_classifier", "PartsLog", "plot_distillation"]

@@ -22,6 +22,17 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture
+def one_thread():
+    """Run the test on one torch thread (restored afterwards): tiny models gain nothing from two, and on a busy
+    machine two threads that wait for each other make them many times slower. Use it with
+    `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip tests marked `gpu` when CUDA is not available (run them on a GPU machine with `make test-gpu`)."""
     if torch.cuda.is_available():

@@ -73,11 +73,21 @@ def plot_metrics(runs: dict[str, str] | str, png: str, title: str | None = None)
     ax_acc.set_ylim(0, 1)
     ax_acc.grid(alpha=0.3)
     ax_acc.legend(fontsize=7)
+    return save_figure(fig, png, title)
+
+
+def save_figure(fig, png: str, title: str | None = None) -> str:
+    """Give the figure its title, lay it out and write it atomically (a temporary file, then rename); the figure is
+    closed. Returns `png`."""
+    import matplotlib.pyplot as plt
+
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     tmp = f"{png}.tmp-{os.getpid()}.png"
-    fig.savefig(tmp)
-    plt.close(fig)
+    try:
+        fig.savefig(tmp)
+    finally:
+        plt.close(fig)
     os.replace(tmp, png)
     return png

@@ -12,13 +12,7 @@ from bert.finetune import (classification_metrics, length_grouped_batches, pad_b
                            training_batches)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on one thread: two threads waiting for each other make them many times slower on a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tiny models: see tests/conftest.py
 
 
 def write(path, text):

@@ -87,7 +87,7 @@ def test_soft_target_gradient_is_T_times_prob_difference(pair, T):
 
 
 @SETTINGS
-@given(pairs(low=-2.0, high=2.0), st.sampled_from([8.0, 16.0, 32.0, 64.0]))
+@given(pairs(low=-2.0, high=2.0), st.sampled_from([32.0, 64.0, 128.0]))   # T ≫ |logits|: the limit holds
 def test_soft_target_gradient_magnitude_stable_across_temperature(pair, T):
     """With T², the gradient tends to (s − t)/V (zero-mean logits) as T grows: its size does not fade with T.
     Without T² it would be 1/T² of that (Hinton et al. 2015 §2)."""

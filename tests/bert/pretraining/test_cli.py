@@ -3,7 +3,6 @@ folder loaded by our from_pretrained and by transformers', --resume, --help, and
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
