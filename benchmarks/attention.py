@@ -127,4 +127,4 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
               f"Fused was faster than the reference in {fused_faster} of {len(rows)} rows.")
     markdown = to_markdown(rows, header)
     print(markdown)
-    write_section("attention", markdown)
+    write_section("attention", markdown, device=device)

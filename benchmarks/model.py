@@ -142,4 +142,4 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
               "|---:|:---|---:|---:|---:|---:|---:|")
     markdown = header + "\n" + "\n".join(rows)
     print(markdown)
-    write_section("model", markdown)
+    write_section("model", markdown, device=device)

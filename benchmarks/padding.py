@@ -135,4 +135,4 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
     lines += ["", f"Faster for padded batches, per T ({', '.join(str(r['T']) for r in rows)}): {', '.join(faster)}."]
     markdown = "\n".join(lines)
     print(markdown)
-    write_section("padding", markdown)
+    write_section("padding", markdown, device=device)

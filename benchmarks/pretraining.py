@@ -147,6 +147,6 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
               "forward + backward + AdamW; real tokens per second, median of interleaved rounds):", "",
               "| model | tokens/s | time per token vs transformers |", "|:---|---:|---:|"]
     lines += [f"| {name} | {tps:,.0f} | {ratio:.2f}× |" for name, tps, ratio in speed]
-    write_section("pretraining", "\n".join(lines))
+    write_section("pretraining", "\n".join(lines), device=device)
     for line in lines:
         print(line)

@@ -31,8 +31,10 @@ def machine() -> str:
             f"Python {platform.python_version()}{gpu}")
 
 
-def write_section(name: str, body: str, doc: str = DOC) -> None:
-    """Replace (or append) the block between `<!-- begin NAME -->` and `<!-- end NAME -->`, atomically."""
+def write_section(name: str, body: str, device: str = "cpu", doc: str = DOC) -> None:
+    """Replace (or append) the block between `<!-- begin NAME -->` and `<!-- end NAME -->`, atomically. Results on
+    another device than the CPU go to their own block (NAME-cuda), so a GPU run keeps the CPU tables."""
+    name = name if device == "cpu" else f"{name}-{device.split(':')[0]}"
     text = open(doc, encoding="utf-8").read() if os.path.exists(doc) else HEADER
     block = f"<!-- begin {name} -->\n{body.rstrip()}\n<!-- end {name} -->"
     pattern = re.compile(rf"<!-- begin {re.escape(name)} -->.*?<!-- end {re.escape(name)} -->", re.S)

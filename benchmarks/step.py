@@ -220,7 +220,7 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
     peak = statistics.median(rates)
     markdown = to_markdown(rows, peak, device, s, quick, transformers.__version__)
     print(markdown)
-    write_section("step", markdown)
+    write_section("step", markdown, device=device)
 
 
 def to_markdown(rows: list[dict], peak: float, device: str, s: dict, quick: bool, hf_version: str) -> str:

@@ -98,4 +98,4 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
                   f"({rate['fast path'] / lib:.2f}×)."]
     markdown = "\n".join(lines)
     print(markdown)
-    write_section("tokenizer", markdown)
+    write_section("tokenizer", markdown, device=device)

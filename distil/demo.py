@@ -138,7 +138,12 @@ def stdlib_part(args: argparse.Namespace) -> str:
     lines += [f"| student before distillation (teacher layers 0 and 3) | {count(student):,} | "
               f"{count(student.distilbert):,} | | | {100 * s_init:.1f}% |", "",
               "Student / teacher: " + ", ".join(f"{k.replace(chr(10), ' ')} {v:.2f}×" for k, v in ratios.items())
-              + ".", "", f"Plot: {png}"]
+              + ".", ""]
+    if s_acc > t_acc:
+        lines += ["The student ends above its teacher: it keeps learning from the same corpus for its own minutes after "
+                  "the teacher stopped, and a teacher pre-trained this briefly is still far from converged (see the "
+                  "plot). With a converged teacher the student stays below it.", ""]
+    lines += [f"Plot: {png}"]
     return "\n".join(lines)
 
 

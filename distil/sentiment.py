@@ -65,7 +65,7 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
     sst2 = os.path.join(data_dir, "sst2")
     if not os.path.isfile(os.path.join(sst2, "train.tsv")):
         raise OSError(f"no SST-2 in {data_dir!r}: expected {sst2}/train.tsv and dev.tsv")
-    model_dir = model_dir or default_teacher_dir()
+    model_dir = os.fspath(model_dir or default_teacher_dir())
     torch.manual_seed(budget.seed)
     train = read_tsv(os.path.join(sst2, "train.tsv"), limit=budget.train_limit)
     dev = read_tsv(os.path.join(sst2, "dev.tsv"))
@@ -88,7 +88,7 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
     if finetuned_teacher:
         log(f"[1/3] loading the fine-tuned teacher from {finetuned_teacher}")
         teacher = BertForSequenceClassification.from_pretrained(finetuned_teacher, num_labels=2).to(device)
-        results["teacher_dir"] = finetuned_teacher
+        results["teacher_dir"] = os.fspath(finetuned_teacher)
     else:
         log(f"[1/3] fine-tuning the teacher ({budget.teacher_steps} steps)")
         teacher = BertForSequenceClassification.from_pretrained(model_dir, num_labels=2).to(device)

@@ -3,6 +3,7 @@ checkpoint and a TSV with the SST-2 layout, a small word corpus. (The real runs:
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 
@@ -29,6 +30,8 @@ def test_sst2_experiment_runs_and_reports(tmp_path):
     assert set(r["floors"]) == {"teacher_accuracy>=0.88", "student/teacher>=0.95", "time_ratio<=0.55"}
     table = markdown(r)
     assert "| student, distilled | 1 |" in table and "time ratio" in table
+    from benchmarks.distil import section                     # the docs section, and its raw JSON, from these results
+    assert json.loads(json.dumps(r)) == r and table in "\n".join(section(r, "how it ran"))
     with pytest.raises(OSError, match="no SST-2"):
         run_sst2(str(tmp_path / "nothing"), budget)
 

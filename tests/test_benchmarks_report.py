@@ -1,0 +1,17 @@
+"""benchmarks/report.py: a section is replaced in place, others are kept, and a GPU run gets its own section."""
+
+from benchmarks.report import HEADER, write_section
+
+
+def test_sections_are_replaced_in_place_and_kept_per_device(tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    write_section("attention", "cpu v1", doc=str(doc))
+    write_section("model", "model v1", doc=str(doc))
+    write_section("attention", "cpu v2", doc=str(doc))
+    write_section("attention", "gpu v1", device="cuda:0", doc=str(doc))
+    text = doc.read_text(encoding="utf-8")
+    assert text.startswith(HEADER)
+    assert "cpu v1" not in text and text.count("cpu v2") == 1 and "model v1" in text
+    assert "<!-- begin attention-cuda -->\ngpu v1\n<!-- end attention-cuda -->" in text
+    assert text.index("<!-- begin attention -->") < text.index("<!-- begin model -->")   # replaced where it stood
+    assert [p.name for p in tmp_path.iterdir()] == ["benchmarks.md"]                   # no temporary file left
