@@ -56,19 +56,26 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def build_pair(layers: int, device: str):
-    """Our BertModel and transformers' (sdpa) with the same weights, and a padded batch."""
+def transformers_twin(ours, hf_class: str, allowed_missing: tuple[str, ...]):
+    """transformers' `hf_class` (sdpa attention) with our model's config and weights (through the checkpoint name
+    map), on the same device. Missing keys must end with one of `allowed_missing` (buffers, tied weights)."""
     import transformers
 
+    hf_cfg = transformers.BertConfig(**{k: v for k, v in ours.config.to_dict().items() if k != "architectures"})
+    hf_cfg._attn_implementation = "sdpa"
+    theirs = getattr(transformers, hf_class)(hf_cfg).to(next(ours.parameters()).device)
+    missing, unexpected = theirs.load_state_dict({to_hf_name(k): v for k, v in ours.state_dict().items()},
+                                                 strict=False)
+    assert not unexpected and all(k.endswith(allowed_missing) for k in missing), (missing, unexpected)
+    return theirs
+
+
+def build_pair(layers: int, device: str):
+    """Our BertModel and transformers' (sdpa) with the same weights, and a padded batch."""
     torch.manual_seed(0)
     cfg = BertConfig(num_hidden_layers=layers, hidden_size=C, num_attention_heads=HEADS, intermediate_size=I)
     ours = BertModel(cfg).to(device)
-    hf_cfg = transformers.BertConfig(**{k: v for k, v in cfg.to_dict().items() if k != "architectures"})
-    hf_cfg._attn_implementation = "sdpa"
-    theirs = transformers.BertModel(hf_cfg).to(device)
-    missing, unexpected = theirs.load_state_dict({to_hf_name(k): v for k, v in ours.state_dict().items()},
-                                                 strict=False)
-    assert not unexpected and all(k.endswith(("position_ids", "token_type_ids")) for k in missing), (missing, unexpected)
+    theirs = transformers_twin(ours, "BertModel", allowed_missing=("position_ids", "token_type_ids"))
     g = torch.Generator().manual_seed(1)
     ids = torch.randint(0, V, (B, T), generator=g)
     lengths = torch.randint(T // 2, T + 1, (B,), generator=g)

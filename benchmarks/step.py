@@ -46,8 +46,8 @@ import time
 import torch
 
 from bert import BertConfig, BertForPreTraining
-from bert.checkpoint import to_hf_name
 
+from .model import _sync, transformers_twin
 from .report import command, machine, write_section
 
 C, HEADS, I, V = 768, 12, 3072, 30522           # BERT-base widths
@@ -71,11 +71,6 @@ def model_flops(B: int, T: int, L: int, N: int, C: int = C, I: int = I, V: int =
                + 2 * N * (C * C + C * V)                      # MLM transform + decoder at the N predicted positions
                + 2 * B * (C * C + 2 * C))                     # pooler + NSP
     return 3 * forward                                        # forward + backward (2 × forward)
-
-
-def _sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
 
 
 def matmul_probe(device: str, dtype: torch.dtype, B: int, T: int, count: int = 5):
@@ -117,19 +112,12 @@ def make_batches(B: int, T: int, count: int, device: str, seed: int = 0) -> list
 
 def build_pair(layers: int, device: str, check_batch: dict):
     """Our BertForPreTraining and transformers' (sdpa) with the same weights; losses checked equal in fp32."""
-    import transformers
-
     torch.manual_seed(0)
     cfg = BertConfig(num_hidden_layers=layers, hidden_size=C, num_attention_heads=HEADS, intermediate_size=I,
                      vocab_size=V)
     ours = BertForPreTraining(cfg).to(device)
-    hf_cfg = transformers.BertConfig(**{k: v for k, v in cfg.to_dict().items() if k != "architectures"})
-    hf_cfg._attn_implementation = "sdpa"
-    theirs = transformers.BertForPreTraining(hf_cfg).to(device)
-    missing, unexpected = theirs.load_state_dict({to_hf_name(k): v for k, v in ours.state_dict().items()},
-                                                 strict=False)
-    allowed = ("position_ids", "token_type_ids", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias")
-    assert not unexpected and all(k.endswith(allowed) for k in missing), (missing, unexpected)
+    theirs = transformers_twin(ours, "BertForPreTraining", allowed_missing=(
+        "position_ids", "token_type_ids", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias"))
     ours.eval(), theirs.eval()
     with torch.no_grad():
         a = ours(**check_batch, masked_only=True).loss.item()

@@ -72,7 +72,7 @@ _OUR_LAYER = re.compile(r"^encoder\.layers\.(\d+)\.(.+)$")
 _HF_LAYER = re.compile(r"^encoder\.layer\.(\d+)\.(.+)$")
 
 
-def _swap_prefix(name: str, table: dict[str, str]) -> str | None:
+def swap_prefix(name: str, table: dict[str, str]) -> str | None:
     """Replace the longest key of `table` that is `name` or a dotted prefix of it; None if none is."""
     for src in sorted(table, key=len, reverse=True):
         if name == src or name.startswith(src + "."):
@@ -83,17 +83,17 @@ def _swap_prefix(name: str, table: dict[str, str]) -> str | None:
 def _base_to_hf(name: str) -> str | None:
     m = _OUR_LAYER.match(name)
     if m:
-        rest = _swap_prefix(m.group(2), LAYER_NAMES)
+        rest = swap_prefix(m.group(2), LAYER_NAMES)
         return None if rest is None else f"encoder.layer.{m.group(1)}.{rest}"
-    return _swap_prefix(name, BASE_NAMES)
+    return swap_prefix(name, BASE_NAMES)
 
 
 def _base_from_hf(name: str) -> str | None:
     m = _HF_LAYER.match(name)
     if m:
-        rest = _swap_prefix(m.group(2), {v: k for k, v in LAYER_NAMES.items()})
+        rest = swap_prefix(m.group(2), {v: k for k, v in LAYER_NAMES.items()})
         return None if rest is None else f"encoder.layers.{m.group(1)}.{rest}"
-    return _swap_prefix(name, {v: k for k, v in BASE_NAMES.items()})
+    return swap_prefix(name, {v: k for k, v in BASE_NAMES.items()})
 
 
 def to_hf_name(name: str) -> str:
@@ -103,7 +103,7 @@ def to_hf_name(name: str) -> str:
         hf = _base_to_hf(name[len("bert."):])
         hf = None if hf is None else "bert." + hf
     else:
-        hf = _base_to_hf(name) or _swap_prefix(name, HEAD_NAMES)
+        hf = _base_to_hf(name) or swap_prefix(name, HEAD_NAMES)
     if hf is None:
         raise KeyError(f"no Hugging Face name for our parameter {name!r} (see bert/checkpoint.py's tables)")
     return hf
@@ -114,7 +114,7 @@ def from_hf_name(name: str) -> str | None:
     if name.startswith("bert."):
         ours = _base_from_hf(name[len("bert."):])
         return None if ours is None else "bert." + ours
-    return _base_from_hf(name) or _swap_prefix(name, {v: k for k, v in HEAD_NAMES.items()})
+    return _base_from_hf(name) or swap_prefix(name, {v: k for k, v in HEAD_NAMES.items()})
 
 
 def is_head_name(name: str) -> bool:

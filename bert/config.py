@@ -31,7 +31,43 @@ ATTN_IMPLEMENTATIONS = ("auto", "reference", "tiled", "fused")
 
 
 class JsonConfig:
-    """config.json in and out, shared by BertConfig and DistilBertConfig (each defines to_dict and from_dict)."""
+    """config.json in and out, shared by the dataclasses BertConfig and DistilBertConfig (each sets `model_type`
+    and has the fields `architectures`, `attn_implementation` and `num_labels`)."""
+
+    model_type = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        if d["architectures"] is None:
+            del d["architectures"]
+        # Not written: which attention path runs is a choice of the machine, not part of the model — and
+        # transformers reads a config.json key "attn_implementation" as *its* backend ("eager", "sdpa", …), so
+        # writing our "auto" there makes transformers' BertModel refuse the config. Pass it when loading instead:
+        # BertConfig.load(path, attn_implementation="tiled"). (from_dict still accepts the key.)
+        del d["attn_implementation"]
+        d["model_type"] = self.model_type
+        # transformers derives num_labels from id2label; write both so it round-trips there too
+        d["id2label"] = {str(i): f"LABEL_{i}" for i in range(self.num_labels)}
+        d["label2id"] = {f"LABEL_{i}": i for i in range(self.num_labels)}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], **overrides: Any):
+        """Build from a config.json dict. Keys we do not model (transformers_version, torch_dtype, …) are
+        ignored; a config of another model_type is refused; `overrides` must name real fields."""
+        if not isinstance(d, dict):
+            raise TypeError(f"d must be a dict (a parsed config.json), got {type(d).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(overrides) - names
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}; fields are {sorted(names)}")
+        if d.get("model_type", cls.model_type) != cls.model_type:
+            raise ValueError(f"config has model_type {d['model_type']!r}, expected {cls.model_type!r}")
+        kwargs = {k: v for k, v in d.items() if k in names}
+        if "id2label" in d and "num_labels" not in d:
+            kwargs["num_labels"] = len(d["id2label"])
+        kwargs.update(overrides)
+        return cls(**kwargs)
 
     def to_json_string(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
@@ -122,35 +158,6 @@ class BertConfig(JsonConfig):
         return self.hidden_size // self.num_attention_heads
 
     # ----------------------------------------------------------------- JSON round trip
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        if d["architectures"] is None:
-            del d["architectures"]
-        # Not written: which attention path runs is a choice of the machine, not part of the model — and
-        # transformers reads a config.json key "attn_implementation" as *its* backend ("eager", "sdpa", …), so
-        # writing our "auto" there makes transformers' BertModel refuse the config. Pass it when loading instead:
-        # BertConfig.load(path, attn_implementation="tiled"). (from_dict still accepts the key.)
-        del d["attn_implementation"]
-        d["model_type"] = self.model_type
-        # transformers derives num_labels from id2label; write both so it round-trips there too
-        d["id2label"] = {str(i): f"LABEL_{i}" for i in range(self.num_labels)}
-        d["label2id"] = {f"LABEL_{i}": i for i in range(self.num_labels)}
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], **overrides: Any) -> "BertConfig":
-        """Build from a config.json dict. Keys we do not model (transformers_version, torch_dtype, …) are
-        ignored; `overrides` must name real fields."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(overrides) - names
-        if unknown:
-            raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}; fields are {sorted(names)}")
-        kwargs = {k: v for k, v in d.items() if k in names}
-        if "id2label" in d and "num_labels" not in d:
-            kwargs["num_labels"] = len(d["id2label"])
-        kwargs.update(overrides)
-        return cls(**kwargs)
-
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "BertConfig":
         """One of PRESETS ("tiny", "mini", "small", "medium", "base", "large"), with optional overrides."""

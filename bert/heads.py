@@ -57,7 +57,8 @@ def _check_labels(name: str, labels: Tensor, shape: tuple[int, ...], num_classes
 
 
 def mlm_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """L_MLM = −(1/|M|) Σ_{i∈M} log softmax(logits_i)[labels_i], M = {i : labels_i ≠ −100} (erratum 8)."""
+    """L_MLM = −(1/|M|) Σ_{i∈M} log softmax(logits_i)[labels_i], M = {i : labels_i ≠ −100} (erratum 8).
+    Devlin et al. 2019 §3.1 Task #1 (cross-entropy at the masked positions only); article 003 §4.2."""
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),  # (…, V) -> (N', V)
                            ignore_index=IGNORE_INDEX)
 
@@ -170,6 +171,21 @@ def _classifier_dropout(config: BertConfig) -> nn.Dropout:
     return nn.Dropout(p)
 
 
+def sequence_classification_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """The loss of a sequence classifier, chosen as HF chooses it: one output (K = 1) → regression, MSE on the float
+    labels (B,); float labels (B, K) with K > 1 → multi-label BCE, one 0/1 target per class; integer labels (B,) →
+    cross-entropy. Shared by BertForSequenceClassification and DistilBertForSequenceClassification."""
+    B, K = logits.shape
+    if K == 1:                                                          # regression
+        _check_labels("labels", labels.reshape(-1), (B,), None)
+        return F.mse_loss(logits.squeeze(-1), labels.reshape(-1).to(logits.dtype))
+    if labels.is_floating_point():                                      # multi-label
+        _check_labels("labels", labels, (B, K), None)
+        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+    _check_labels("labels", labels, (B,), K)                            # single-label classification
+    return F.cross_entropy(logits, labels)
+
+
 class BertForSequenceClassification(BertPreTrainedModel):
     """logits = W_c · Dropout(pooled) + b_c (Devlin et al. §4.1: "the final hidden vector C … and the
     classification layer weights W"). Loss, as HF chooses it: num_labels == 1 → regression, MSE on the float
@@ -192,18 +208,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
         out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
                         output_attentions)
         logits = self.classifier(self.dropout(out.pooler_output))           # (B, C) -> (B, K)
-        loss = None
-        if labels is not None:
-            B, K = logits.shape
-            if K == 1:                                                      # regression
-                _check_labels("labels", labels.reshape(-1), (B,), None)
-                loss = F.mse_loss(logits.squeeze(-1), labels.reshape(-1).to(logits.dtype))
-            elif labels.is_floating_point():                                # multi-label, one 0/1 target per class
-                _check_labels("labels", labels, (B, K), None)
-                loss = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
-            else:                                                           # single-label classification
-                _check_labels("labels", labels, (B,), K)
-                loss = F.cross_entropy(logits, labels)
+        loss = None if labels is None else sequence_classification_loss(logits, labels)
         return SequenceClassifierOutput(loss, logits, out.hidden_states, out.attentions)
 
 

@@ -19,7 +19,6 @@ returns: the same post-LN block, the same LayerNorm eps 1e-12 (fixed in DistilBE
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,42 +125,13 @@ class DistilBertConfig(JsonConfig):
         kwargs.update(overrides)
         return cls(**kwargs)
 
-    # ----------------------------------------------------------------- JSON round trip
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        if d["architectures"] is None:
-            del d["architectures"]
-        # Not written, as in BertConfig.to_dict: transformers reads a config.json key "attn_implementation" as
-        # its own backend name ("eager", "sdpa", …). Which path runs is a choice of the machine: pass it when
-        # loading instead (DistilBertConfig.load(path, attn_implementation="tiled")).
-        del d["attn_implementation"]
-        d["model_type"] = self.model_type
-        # transformers derives num_labels from id2label; write both so it round-trips there too
-        d["id2label"] = {str(i): f"LABEL_{i}" for i in range(self.num_labels)}
-        d["label2id"] = {f"LABEL_{i}": i for i in range(self.num_labels)}
-        return d
-
     @classmethod
     def from_dict(cls, d: dict[str, Any], **overrides: Any) -> "DistilBertConfig":
-        """Build from a config.json dict. Keys we do not model (transformers_version, dtype, …) are ignored;
-        the old key `tie_weights_` (distilbert-base-uncased's config) means `tie_word_embeddings`; `overrides`
-        must name real fields."""
-        if not isinstance(d, dict):
-            raise TypeError(f"d must be a dict (a parsed config.json), got {type(d).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(overrides) - names
-        if unknown:
-            raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}; fields are {sorted(names)}")
-        if d.get("model_type", cls.model_type) != cls.model_type:
-            raise ValueError(f"config has model_type {d['model_type']!r}, expected {cls.model_type!r}")
-        kwargs = {k: v for k, v in d.items() if k in names}
-        if "tie_weights_" in d and "tie_word_embeddings" not in d:
-            kwargs["tie_word_embeddings"] = bool(d["tie_weights_"])
-        if "id2label" in d and "num_labels" not in d:
-            kwargs["num_labels"] = len(d["id2label"])
-        kwargs.update(overrides)
-        return cls(**kwargs)
-
+        """JsonConfig.from_dict, plus the old key `tie_weights_` (distilbert-base-uncased's config), which means
+        `tie_word_embeddings`."""
+        if isinstance(d, dict) and "tie_weights_" in d and "tie_word_embeddings" not in d:
+            d = {**d, "tie_word_embeddings": bool(d["tie_weights_"])}
+        return super().from_dict(d, **overrides)
 
 def count_parameters(config: DistilBertConfig) -> int:
     """Parameters of a bare DistilBertModel, counted from the architecture (Sanh et al. 2019 §3).

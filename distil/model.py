@@ -33,9 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bert.checkpoint import CONFIG_NAME, SAFE_WEIGHTS_NAME, _atomic_save_safetensors
+from bert.checkpoint import CONFIG_NAME, SAFE_WEIGHTS_NAME, _atomic_save_safetensors, swap_prefix
 from bert.embeddings import BertEmbeddings
-from bert.heads import IGNORE_INDEX, MaskedLMHead, _check_labels
+from bert.heads import IGNORE_INDEX, MaskedLMHead, _check_labels, sequence_classification_loss
 from bert.layers import Encoder, block_arguments
 from bert.model import BertPreTrainedModel, check_inputs, padding_mask
 from bert.outputs import MaskedLMOutput, ModelOutput, SequenceClassifierOutput
@@ -75,26 +75,18 @@ _OUR_LAYER = re.compile(r"^transformer\.layers\.(\d+)\.(.+)$")
 _HF_LAYER = re.compile(r"^transformer\.layer\.(\d+)\.(.+)$")
 
 
-def _swap_prefix(name: str, table: dict[str, str]) -> str | None:
-    """Replace the longest key of `table` that is `name` or a dotted prefix of it; None if none is."""
-    for src in sorted(table, key=len, reverse=True):
-        if name == src or name.startswith(src + "."):
-            return table[src] + name[len(src):]
-    return None
-
-
 def _convert(name: str, base: dict[str, str], layer: dict[str, str], head: dict[str, str],
              layer_in: re.Pattern, layer_out: str) -> str | None:
     prefix = "distilbert." if name.startswith("distilbert.") else ""
     inner = name[len(prefix):]
     m = layer_in.match(inner)
     if m:
-        rest = _swap_prefix(m.group(2), layer)
+        rest = swap_prefix(m.group(2), layer)
         return None if rest is None else f"{prefix}{layer_out}.{m.group(1)}.{rest}"
-    out = _swap_prefix(inner, base)
+    out = swap_prefix(inner, base)
     if out is not None:
         return prefix + out
-    return None if prefix else _swap_prefix(inner, head)
+    return None if prefix else swap_prefix(inner, head)
 
 
 def to_hf_name(name: str) -> str:
@@ -269,18 +261,7 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
         out = self.distilbert(input_ids, attention_mask, position_ids, output_hidden_states, output_attentions)
         cls = out.last_hidden_state[:, 0]                                     # [CLS]: (B, T, C) -> (B, C)
         logits = self.classifier(self.dropout(torch.relu(self.pre_classifier(cls))))   # (B, C) -> (B, K)
-        loss = None
-        if labels is not None:
-            B, K = logits.shape
-            if K == 1:                                                        # regression
-                _check_labels("labels", labels.reshape(-1), (B,), None)
-                loss = F.mse_loss(logits.squeeze(-1), labels.reshape(-1).to(logits.dtype))
-            elif labels.is_floating_point():                                  # multi-label
-                _check_labels("labels", labels, (B, K), None)
-                loss = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
-            else:                                                             # single-label classification
-                _check_labels("labels", labels, (B,), K)
-                loss = F.cross_entropy(logits, labels)
+        loss = None if labels is None else sequence_classification_loss(logits, labels)
         return SequenceClassifierOutput(loss, logits, out.hidden_states, out.attentions)
 
 

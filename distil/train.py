@@ -34,7 +34,8 @@ from bert import BertForMaskedLM, BertForSequenceClassification
 from bert.pretraining import ShardedBatches, Trainer, TrainingArguments
 from bert.pretraining.corpus import STDLIB
 from bert.pretraining.distributed import init_distributed, shutdown
-from bert.pretraining.trainer import PRECISIONS, NonFiniteLossError
+from bert.pretraining.cli import run_cli
+from bert.pretraining.trainer import PRECISIONS
 from tokenization import BertTokenizer
 
 from .distiller import Distiller
@@ -206,14 +207,7 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        summary = distil(argv)
-    except NonFiniteLossError as e:
-        print(f"distil.train: stopped: {e}", file=sys.stderr)
-        sys.exit(3)
-    except (ValueError, OSError) as e:
-        print(f"distil.train: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    summary = run_cli("distil.train", distil, argv)
     if summary["eval"]:
         print(f"step {summary['step']} ({summary['elapsed'] / 60:.1f} min): student "
               + ", ".join(f"{k} {v:.4f}" for k, v in summary["eval"].items() if isinstance(v, float))

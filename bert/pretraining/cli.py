@@ -240,15 +240,21 @@ def pretrain(argv: list[str] | None = None) -> dict[str, Any]:
         shutdown(ctx)
 
 
-def main(argv: list[str] | None = None) -> None:
+def run_cli(prog: str, fn, argv: list[str] | None) -> Any:
+    """`fn(argv)` for a training CLI: a NaN/inf stop exits with status 3 and a bad argument or path with status 2,
+    each with a one-line message instead of a traceback."""
     try:
-        summary = pretrain(argv)
+        return fn(argv)
     except NonFiniteLossError as e:
-        print(f"bert.pretrain: stopped: {e}", file=sys.stderr)
+        print(f"{prog}: stopped: {e}", file=sys.stderr)
         sys.exit(3)
     except (ValueError, OSError) as e:
-        print(f"bert.pretrain: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         sys.exit(2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    summary = run_cli("bert.pretrain", pretrain, argv)
     ev = summary["eval"]
     if ev:
         print(f"step {summary['step']} ({summary['elapsed'] / 60:.1f} min): held-out MLM accuracy "

@@ -110,6 +110,10 @@ def test_loading_bad_files_and_overrides(tmp_path):
         BertConfig.load(tmp_path)
     with pytest.raises(TypeError, match=r"has no field\(s\) \['hiden_size'\]"):
         BertConfig.from_dict({}, hiden_size=3)
+    with pytest.raises(ValueError, match=r"model_type 'distilbert', expected 'bert'"):
+        BertConfig.from_dict({"model_type": "distilbert"})
+    with pytest.raises(TypeError, match="d must be a dict"):
+        BertConfig.from_dict([("hidden_size", 8)])
 
 
 # ------------------------------------------------------------------ presets and parameter counts
