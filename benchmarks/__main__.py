@@ -1,6 +1,9 @@
 """`make bench`: run every benchmark (or those named with --only) and write docs/benchmarks.md.
 
-Each benchmark module has `run(device: str, data: str | None, quick: bool) -> None`.
+With --quick (small sizes, few repeats: a smoke run, not a measurement) the sections go to
+docs/benchmarks-quick.md instead, with the figure and raw results as docs/*-quick.* beside it, so a smoke run never
+replaces the recorded numbers. Each benchmark module has `run(device: str, data: str | None, quick: bool) -> None`;
+the timing loop they share is bert/timing.py.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     ap.add_argument("--data", default="../shared/data", help="folder with sst2/ etc. (default: ../shared/data)")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default: 2, this machine's cores)")
-    ap.add_argument("--quick", action="store_true", help="small sizes and few repeats (a smoke run)")
+    ap.add_argument("--quick", action="store_true",
+                    help="small sizes and few repeats (a smoke run), written to docs/benchmarks-quick.md")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = args.data if args.data and os.path.isdir(args.data) else None

@@ -2,14 +2,12 @@
 
 For each sequence length T the three paths of `bert/attention.py` run on the same (B, H, T, D) inputs, without a
 mask and with a padding mask (B, 1, 1, T) whose second sequence is half padding (what BERT passes). Repeats are
-interleaved (reference, tiled, fused, reference, …) so machine noise hits all three alike; the table gives the
-median time and the ratio of medians to the reference.
+interleaved, the order rotating each round (reference, tiled, fused, then tiled, fused, reference, …), so machine
+noise hits all three alike; the table gives the median time and the ratio of medians to the reference.
 
-Peak memory is the most bytes held at once *beyond what existed before the call*, counting the output:
-  - CPU: every allocation and free that goes through PyTorch's CPU allocator during the call (tensors and the
-    kernels' own scratch buffers), from `torch.profiler` with `profile_memory=True`, replayed in time order.
-    (Python's tracemalloc cannot see these allocations.)
-  - CUDA: `torch.cuda.max_memory_allocated()` after `reset_peak_memory_stats()`, minus the bytes held before.
+Time and peak memory come from `bert.timing.measure` (notebook 06 runs the same measurement live): the median
+of interleaved repeats, and the most bytes held at once *beyond what existed before the call*, counting the
+output — CPU: PyTorch's allocator events from `torch.profiler`; CUDA: `torch.cuda.max_memory_allocated()`.
 
     python -m benchmarks --only attention             # CPU: fp32, T = 128, 512, 2048
     python -m benchmarks --only attention --device cuda   # CUDA: bf16, T = 128 … 8192
@@ -17,13 +15,10 @@ Peak memory is the most bytes held at once *beyond what existed before the call*
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import torch
-from torch.profiler import ProfilerActivity, profile
 
 from bert.attention import fused_attention, scaled_dot_product_attention, tiled_attention
+from bert.timing import measure as measure_fns
 
 from .report import command, machine, write_section
 
@@ -35,48 +30,9 @@ PATHS = {
 B, H, D = 2, 12, 64  # batch, heads, head dim (BERT-base heads)
 
 
-def _sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def _peak_bytes(fn, device: str) -> int:
-    """Most bytes held at once during fn(), above the level before it (see the module docstring)."""
-    if device == "cuda":
-        torch.cuda.synchronize()
-        before = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        out = fn()
-        torch.cuda.synchronize()
-        del out
-        return torch.cuda.max_memory_allocated() - before
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        out = fn()
-        del out
-    events = sorted((e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),
-                    key=lambda e: e.start_ns())
-    held = peak = 0
-    for e in events:  # nbytes > 0: allocation, < 0: free
-        held += e.nbytes()
-        peak = max(peak, held)
-    return peak
-
-
-def _median_times(fns: dict, device: str, repeats: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for fn in fns.values():  # warm-up
-        fn()
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            _sync(device)
-            t0 = time.perf_counter()
-            fn()
-            _sync(device)
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
-
-
 def measure(T: int, masked: bool, device: str, dtype: torch.dtype, repeats: int) -> dict:
+    """One row: the three paths on the same (B, H, T, D) inputs, with the padding mask if `masked` ->
+    {"T", "masked", "seconds": {path: median s}, "peak": {path: bytes}}."""
     g = torch.Generator(device=device).manual_seed(T)
     q, k, v = (torch.randn(B, H, T, D, generator=g, device=device, dtype=dtype) for _ in range(3))
     mask = None
@@ -85,9 +41,8 @@ def measure(T: int, masked: bool, device: str, dtype: torch.dtype, repeats: int)
         mask[1, ..., T // 2:] = False
     fns = {name: (lambda f=f: f(q, k, v, mask)) for name, f in PATHS.items()}
     with torch.no_grad():
-        seconds = _median_times(fns, device, repeats)
-        peak = {name: _peak_bytes(fn, device) for name, fn in fns.items()}
-    return {"T": T, "masked": masked, "seconds": seconds, "peak": peak}
+        r = measure_fns(fns, device, repeats)
+    return {"T": T, "masked": masked, **r}
 
 
 def to_markdown(rows: list[dict], header: str) -> str:
@@ -120,11 +75,12 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
     fused_faster = sum(r["seconds"]["fused"] < r["seconds"]["reference"] for r in rows)
     measured_by = "torch.cuda.max_memory_allocated" if device == "cuda" else "CPU allocator events from torch.profiler"
     header = (f"### Attention: reference vs tiled vs fused (forward)\n\n"
-              f"`{command()}`{' (quick)' if quick and '--quick' not in command() else ''} on {machine()}; device {device}, {dtype}, "
+              f"`{command()}`{' (quick)' if quick and '--quick' not in command() else ''} on {machine()}; "
+              f"device {device}, {dtype}, "
               f"B={B}, H={H}, D={D}, tiled block_size=128; median of {repeats} interleaved repeats. Peak memory: "
               f"bytes held at once beyond those held before the call, output included "
               f"({measured_by}). "
               f"Fused was faster than the reference in {fused_faster} of {len(rows)} rows.")
     markdown = to_markdown(rows, header)
     print(markdown)
-    write_section("attention", markdown, device=device)
+    write_section("attention", markdown, device=device, quick=quick)

@@ -11,33 +11,33 @@ paper's 97% is the goal); student inference time ≤ 0.55× the teacher's.
 
 from __future__ import annotations
 
-import json
 import os
 
 import torch
 
 from distil.sentiment import Budget, markdown, run_sst2
+from tokenization.files import write_json
 
-from .report import command, machine, write_section
+from .report import DOCS, command, doc_path, machine, write_section
 
 FULL = Budget(teacher_steps=1600, student_steps=1600)
 QUICK = Budget(teacher_steps=60, student_steps=60, train_limit=4000, timing_batches=4, timing_rounds=2)
 
 
 TITLE = "### Distillation on SST-2: teacher vs half-depth student"
-DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
 
 
 def section(r: dict, how: str) -> list[str]:
     """The docs section for the results `r` of `run_sst2`; `how` says what ran where."""
     b, s = r["budget"], r["student_distilled"]
+    teacher_dir = os.path.basename(str(r["teacher_dir"]).rstrip("/"))
     return [TITLE, "", how,
-            f"Teacher: our `BertForSequenceClassification` from `{os.path.basename(str(r['teacher_dir']).rstrip('/'))}` "
+            f"Teacher: our `BertForSequenceClassification` from `{teacher_dir}` "
             f"(all-MiniLM-L6-v2, {r['teacher']['layers']} layers), fine-tuned {b['teacher_steps']} steps × "
             f"{b['batch_size']} sentences of SST-2 train ({r['train_sentences']:,} sentences available; lr "
             f"{b['teacher_lr']:g}, AdamW, warmup 10% then linear decay, max length {b['max_length']}). Student: "
-            f"`student_from_teacher(teacher)` = layers {s['teacher_layers']} → a {s['layers']}-layer DistilBERT, then "
-            f"{b['student_steps']} steps on the same batches with α_ce={b['alpha_ce']:g} (soft targets, "
+            f"`student_from_teacher(teacher)` = layers {s['teacher_layers']} → a {s['layers']}-layer DistilBERT, "
+            f"then {b['student_steps']} steps on the same batches with α_ce={b['alpha_ce']:g} (soft targets, "
             f"T={b['temperature']:g}), α_mlm={b['alpha_mlm']:g} (true labels), α_cos={b['alpha_cos']:g}; the "
             "hard-label student: same initialisation, batches and steps, cross-entropy on the labels only. Dev: SST-2 "
             "dev.tsv.",
@@ -51,18 +51,16 @@ def run(device: str, data: str | None, quick: bool) -> None:
     if data is None or not os.path.isfile(os.path.join(data, "sst2", "train.tsv")):
         print("distil: skipped (no sst2/ in the data folder)")
         write_section("distil", f"{title}\n\nNot run: no `sst2/train.tsv` in the data folder (`--data`).",
-                      device=device)
+                      device=device, quick=quick)
         return
     budget = QUICK if quick else FULL
     r = run_sst2(data, budget, device=device, log=lambda s: print(s, flush=True))
-    raw = os.path.join(DOCS, "distil_sst2.json")                 # the raw results first: a report bug loses nothing
+    raw = doc_path("distil_sst2.json", quick)                  # the raw results first: a report bug loses nothing
     os.makedirs(DOCS, exist_ok=True)
-    with open(f"{raw}.tmp", "w", encoding="utf-8") as f:
-        json.dump(r, f, indent=2)
-    os.replace(f"{raw}.tmp", raw)
+    write_json(raw, r)
     body = section(r, f"`{command()}`{' (quick: floors not expected)' if quick else ''} on {machine()}; "
-                      f"device {device}, fp32; raw results in `docs/distil_sst2.json`.")
-    write_section("distil", "\n".join(body), device=device)
+                      f"device {device}, fp32; raw results in `docs/{os.path.basename(raw)}`.")
+    write_section("distil", "\n".join(body), device=device, quick=quick)
     print("\n".join(body))
 
 

@@ -19,13 +19,12 @@ matmul-bound model could reach here.
 from __future__ import annotations
 
 import os
-import statistics
-import time
 
 import torch
 
 from bert import BertConfig, BertModel
 from bert.checkpoint import to_hf_name
+from bert.timing import interleaved, medians, ratios, synchronizer
 
 from .report import command, machine, write_section
 
@@ -40,20 +39,8 @@ def model_flops(layers: int) -> float:
 
 def matmul_gflops(device: str, repeats: int) -> float:
     a, b = torch.randn(B * T, C, device=device), torch.randn(C, I, device=device)
-    a @ b
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        a @ b
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return 2 * B * T * C * I / statistics.median(times) / 1e9
-
-
-def _sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
+    times = interleaved({"matmul": lambda: a @ b}, repeats, sync=synchronizer(device))
+    return 2 * B * T * C * I / medians(times)["matmul"] / 1e9
 
 
 def transformers_twin(ours, hf_class: str, allowed_missing: tuple[str, ...]):
@@ -102,19 +89,9 @@ def _forward_backward(model, batch):
 
 def compare(fn, ours, theirs, batch, device: str, repeats: int) -> dict:
     """Median seconds of each side and the median of the per-pair ratios, interleaved, order alternating."""
-    fn(ours, batch), fn(theirs, batch)  # warm-up
-    t = {"ours": [], "transformers": []}
-    for r in range(repeats):
-        order = [("ours", ours), ("transformers", theirs)]
-        for name, model in order if r % 2 == 0 else order[::-1]:
-            _sync(device)
-            t0 = time.perf_counter()
-            fn(model, batch)
-            _sync(device)
-            t[name].append(time.perf_counter() - t0)
-    ratios = [a / b for a, b in zip(t["ours"], t["transformers"])]
-    return {"ours": statistics.median(t["ours"]), "transformers": statistics.median(t["transformers"]),
-            "ratio": statistics.median(ratios)}
+    t = interleaved({"ours": lambda: fn(ours, batch), "transformers": lambda: fn(theirs, batch)}, repeats,
+                    sync=synchronizer(device))
+    return {**medians(t), "ratio": ratios(t, base="transformers")["ours"]}
 
 
 def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> None:
@@ -149,4 +126,4 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
               "|---:|:---|---:|---:|---:|---:|---:|")
     markdown = header + "\n" + "\n".join(rows)
     print(markdown)
-    write_section("model", markdown, device=device)
+    write_section("model", markdown, device=device, quick=quick)

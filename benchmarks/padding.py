@@ -1,9 +1,10 @@
 """Padding and the flash kernel: a padded batch with a mask (memory-efficient kernel) vs unpadding (varlen, flash).
 
 FlashAttention takes no arbitrary mask, so on CUDA a padded batch with a key-padding mask runs PyTorch's
-memory-efficient kernel, over all B·T positions. Unpadding (bert/unpad.py) packs the real tokens and runs the
-flash kernel per sequence, with no mask and no work on [PAD]. (A batch with no padding at all gets no mask from
-BertModel and runs flash directly — bert/model.py `padding_mask`.) This benchmark times forward + backward of the
+memory-efficient kernel, over all B·T positions. Unpadding (benchmarks/unpad.py) packs the real tokens and runs the
+flash kernel per sequence, with no mask and no work on [PAD]. (A batch with no padding at all runs flash directly
+when it is given no mask, or when BertModel may read the mask back — bert/model.py `padding_mask`, on the CPU or
+with `bert.validation.validation(True)`.) This benchmark times forward + backward of the
 attention alone, on the same q, k, v, for:
 
   - masked     fused_attention with the (B, 1, 1, T) mask                     (memory-efficient kernel on CUDA)
@@ -15,7 +16,8 @@ attention alone, on the same q, k, v, for:
 
 Sequence lengths are drawn uniformly from [T/4, T] (one row full), about 5/8 of the positions real — what
 fine-tuning batches padded to the longest sequence look like. Repeats are interleaved; medians and ratios to
-"masked" are reported, with the peak memory beyond the inputs (as in benchmarks/attention.py).
+"masked" are reported, with the peak memory beyond the inputs (bert/timing.py `peak_memory`, as in
+benchmarks/attention.py).
 
     python -m benchmarks --only padding --device cuda     # bf16, B=32, T = 128, 512, 1024
     python -m benchmarks --only padding                   # CPU: fp32, B=4, T = 128 (the CPU runs math paths)
@@ -23,24 +25,16 @@ fine-tuning batches padded to the longest sequence look like. Repeats are interl
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import torch
 
 from bert.attention import fused_attention
-from bert.unpad import pad, packing, unpad, unpadded_attention, varlen_attention
+from bert.timing import interleaved, medians, peak_memory, ratios, synchronizer
 
-from .attention import _peak_bytes
 from .report import command, machine, write_section
+from .unpad import pad, packing, unpad, unpadded_attention, varlen_attention
 
 H, D = 12, 64
 PATHS = ("masked", "unpadded", "packed", "dense")
-
-
-def _sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
 
 
 def problem(B: int, T: int, device: str, dtype: torch.dtype, seed: int = 0) -> dict:
@@ -101,19 +95,9 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
         x = problem(B, T, device, dtype)
         diff = check_same_answer(x)
         fns = step_fns(x)
-        for fn in fns.values():
-            fn()                                                                        # warm-up
-        times = {n: [] for n in fns}
-        for r in range(repeats):
-            for n in PATHS if r % 2 == 0 else PATHS[::-1]:
-                _sync(device)
-                t0 = time.perf_counter()
-                fns[n]()
-                _sync(device)
-                times[n].append(time.perf_counter() - t0)
-        peak = {n: _peak_bytes(fn, device) for n, fn in fns.items()}
-        med = {n: statistics.median(ts) for n, ts in times.items()}
-        ratio = {n: statistics.median(a / b for a, b in zip(times[n], times["masked"])) for n in fns}
+        times = interleaved(fns, repeats, warmup=1, sync=synchronizer(device))
+        peak = {n: peak_memory(fn, device) for n, fn in fns.items()}
+        med, ratio = medians(times), ratios(times, base="masked")
         rows.append(dict(T=T, real=x["real"], diff=diff, med=med, ratio=ratio, peak=peak))
         print(f"T={T}: " + ", ".join(f"{n} {med[n] * 1e3:.2f} ms ({ratio[n]:.2f}×)" for n in PATHS), flush=True)
     header = (f"### Padding: masked (memory-efficient kernel) vs unpadded (varlen) attention, forward + backward\n\n"
@@ -135,4 +119,4 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
     lines += ["", f"Faster for padded batches, per T ({', '.join(str(r['T']) for r in rows)}): {', '.join(faster)}."]
     markdown = "\n".join(lines)
     print(markdown)
-    write_section("padding", markdown, device=device)
+    write_section("padding", markdown, device=device, quick=quick)

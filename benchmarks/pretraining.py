@@ -2,7 +2,8 @@
 
 For each corpus, one `python -m bert.pretrain` run (the same code, called in-process) with a wall-clock budget —
 10 minutes each (`--quick`: 1 minute) — evaluated on held-out documents every EVAL_EVERY steps: MLM accuracy on
-the masked positions and NSP accuracy, against wall time. The learning curves go to docs/pretraining_curve.png.
+the masked positions and NSP accuracy, against wall time. The learning curves go to docs/pretraining_curve.png
+(a quick run: docs/pretraining_curve-quick.png, beside docs/benchmarks-quick.md).
 Floors for the stdlib corpus within 10 minutes on the 2-core CPU: MLM ≥ 22%, NSP ≥ 62% (goal: 30% / 75%).
 
 Then training throughput on identical batches (stdlib, the run's vocabulary, sequences ≤ 128): one optimizer step
@@ -17,19 +18,14 @@ interleaved, the table gives median real (non-pad) tokens per second and the med
 from __future__ import annotations
 
 import os
-import statistics
 import tempfile
-import time
-
-import torch
 
 from bert.pretraining.cli import pretrain
-from bert.pretraining.metrics import plot_metrics, read_metrics
+from bert.timing import interleaved, medians, ratios, synchronizer
+from bert.training.metrics import plot_metrics, read_metrics
 
-from .report import command, machine, write_section
+from .report import DOCS, command, doc_path, machine, write_section
 
-DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
-PLOT = os.path.join(DOCS, "pretraining_curve.png")
 FLOORS = {"mlm_acc": 0.22, "nsp_acc": 0.62}
 GOALS = {"mlm_acc": 0.30, "nsp_acc": 0.75}
 # the recipe (bert/pretraining/cli.py defaults, written out so the report says what ran)
@@ -57,8 +53,8 @@ def _throughput(out: str, device: str, repeats: int) -> list[tuple[str, float, f
     from transformers import BertForPreTraining as HFBertForPreTraining
 
     from bert import BertForPreTraining
-    from bert.pretraining import (MaskingSpec, PretrainingData, ShardedBatches, build_optimizer, load_documents,
-                                  split_heldout, tokenize_documents)
+    from bert.pretraining import MaskingSpec, PretrainingData, load_documents, split_heldout, tokenize_documents
+    from bert.training import ShardedBatches, build_optimizer
     from tokenization import BertTokenizer
 
     tok = BertTokenizer.from_pretrained(out, backend="fast")
@@ -70,29 +66,25 @@ def _throughput(out: str, device: str, repeats: int) -> list[tuple[str, float, f
     ours = BertForPreTraining.from_pretrained(out).to(device).train()
     ours_full = BertForPreTraining.from_pretrained(out).to(device).train()
     theirs = HFBertForPreTraining.from_pretrained(out).to(device).train()
-    models = {"ours, MLM decoder at masked positions": (ours, {"masked_only": True}),
-              "ours, MLM decoder at every position": (ours_full, {}),
-              "transformers BertForPreTraining": (theirs, {})}
-    optims = {name: build_optimizer(m, 1e-4) for name, (m, _) in models.items()}
-    times: dict[str, list[float]] = {name: [] for name in models}
-    for r, batch in enumerate([batches[0]] + batches):                    # the first round is a warm-up
-        batch = {k: v.to(device) for k, v in batch.items()}
-        order = list(models) if r % 2 == 0 else list(reversed(models))
-        for name in order:
-            model, kw = models[name]
-            if device == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            model(**batch, **kw).loss.backward()
+    ours.masked_only = True                                              # set once, as pre-training does
+    models = {"ours, MLM decoder at masked positions": ours, "ours, MLM decoder at every position": ours_full,
+              "transformers BertForPreTraining": theirs}
+    optims = {name: build_optimizer(m, 1e-4) for name, m in models.items()}
+
+    def step(name: str):
+        def run_step(batch: dict) -> None:
+            models[name](**batch).loss.backward()
             optims[name].step()
             optims[name].zero_grad(set_to_none=True)
-            if device == "cuda":
-                torch.cuda.synchronize()
-            if r > 0:
-                times[name].append((time.perf_counter() - t0) / int(batch["attention_mask"].sum()))
-    ref = times["transformers BertForPreTraining"]
-    return [(name, 1 / statistics.median(t), statistics.median(a / b for a, b in zip(t, ref)))
-            for name, t in times.items()]
+        return run_step
+
+    batches = [{k: v.to(device) for k, v in b.items()} for b in batches]
+    times = interleaved({name: step(name) for name in models}, len(batches), warmup=1,
+                        inputs=[batches[0]] + batches, sync=synchronizer(device))   # the first round is a warm-up
+    real_tokens = [int(b["attention_mask"].sum()) for b in batches]
+    per_token = {name: [t / n for t, n in zip(ts, real_tokens)] for name, ts in times.items()}
+    ratio = ratios(per_token, base="transformers BertForPreTraining")
+    return [(name, 1 / median_s, ratio[name]) for name, median_s in medians(per_token).items()]
 
 
 def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> None:
@@ -109,7 +101,8 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
             print(f"pretraining: {label}, {minutes:g} minutes", flush=True)
             results[label] = _learn(corpus, minutes, os.path.join(tmp, label.split()[0]), device)
         os.makedirs(DOCS, exist_ok=True)
-        plot_metrics({label: os.path.join(tmp, label.split()[0], "metrics.jsonl") for label in results}, PLOT,
+        plot = doc_path("pretraining_curve.png", quick)                   # docs/pretraining_curve-quick.png if quick
+        plot_metrics({label: os.path.join(tmp, label.split()[0], "metrics.jsonl") for label in results}, plot,
                      title=f"tiny preset (2 layers, width 128), 4,096-token vocabulary, {minutes:g} min per corpus")
         print("pretraining: throughput", flush=True)
         speed = _throughput(os.path.join(tmp, "stdlib"), device, repeats=6 if quick else 20)
@@ -142,11 +135,11 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
         cells = [_at(res["evals"], m) for m in marks]
         lines.append(f"| {label} | " + " | ".join(f"{c['mlm_acc']:.1%} / {c['nsp_acc']:.1%}" if c else "—"
                                                   for c in cells) + " |")
-    lines += ["", "![learning curves](pretraining_curve.png)", "",
+    lines += ["", f"![learning curves]({os.path.basename(plot)})", "",
               "Training throughput on the same batches (stdlib, batch 32, sequences ≤ 128 grouped by length; "
               "forward + backward + AdamW; real tokens per second, median of interleaved rounds):", "",
               "| model | tokens/s | time per token vs transformers |", "|:---|---:|---:|"]
     lines += [f"| {name} | {tps:,.0f} | {ratio:.2f}× |" for name, tps, ratio in speed]
-    write_section("pretraining", "\n".join(lines), device=device)
+    write_section("pretraining", "\n".join(lines), device=device, quick=quick)
     for line in lines:
         print(line)

@@ -1,4 +1,7 @@
-"""Write one named section of docs/benchmarks.md, leaving the other sections as they are."""
+"""Write one named section of docs/benchmarks.md, leaving the other sections as they are.
+
+A `--quick` (smoke) run writes to docs/benchmarks-quick.md instead (and its figures and raw results to
+docs/*-quick.*), so it never replaces the recorded full-run numbers."""
 
 from __future__ import annotations
 
@@ -9,10 +12,16 @@ import sys
 
 import torch
 
-DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "benchmarks.md")
+from tokenization.files import write_text
+
+DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
+DOC = os.path.join(DOCS, "benchmarks.md")
 HEADER = ("# Benchmarks\n\nWritten by `make bench` (`python -m benchmarks`); each section says the machine and the "
           "command that produced it. Ratios are from interleaved runs in one process, because these machines are "
           "noisy.\n")
+QUICK_HEADER = ("# Benchmarks: quick smoke runs\n\nWritten by `python -m benchmarks --quick` (small sizes, few "
+                "repeats: a check that the benchmarks run, not a measurement); the recorded numbers are in "
+                "benchmarks.md.\n")
 
 
 def machine() -> str:
@@ -31,19 +40,25 @@ def machine() -> str:
             f"Python {platform.python_version()}{gpu}")
 
 
-def write_section(name: str, body: str, device: str = "cpu", doc: str = DOC) -> None:
-    """Replace (or append) the block between `<!-- begin NAME -->` and `<!-- end NAME -->`, atomically. Results on
-    another device than the CPU go to their own block (NAME-cuda), so a GPU run keeps the CPU tables."""
+def doc_path(filename: str, quick: bool = False) -> str:
+    """docs/FILENAME, or docs/STEM-quick.EXT for a quick run (docs/benchmarks-quick.md, ...)."""
+    stem, ext = os.path.splitext(filename)
+    return os.path.join(DOCS, f"{stem}-quick{ext}" if quick else filename)
+
+
+def write_section(name: str, body: str, device: str = "cpu", doc: str | None = None,
+                  quick: bool = False) -> None:
+    """Replace (or append) the block between `<!-- begin NAME -->` and `<!-- end NAME -->` of `doc` (default:
+    docs/benchmarks.md, or docs/benchmarks-quick.md when `quick`), atomically. Results on another device than the
+    CPU go to their own block (NAME-cuda), so a GPU run keeps the CPU tables."""
+    doc = doc or doc_path("benchmarks.md", quick)
     name = name if device == "cpu" else f"{name}-{device.split(':')[0]}"
-    text = open(doc, encoding="utf-8").read() if os.path.exists(doc) else HEADER
+    text = open(doc, encoding="utf-8").read() if os.path.exists(doc) else (QUICK_HEADER if quick else HEADER)
     block = f"<!-- begin {name} -->\n{body.rstrip()}\n<!-- end {name} -->"
     pattern = re.compile(rf"<!-- begin {re.escape(name)} -->.*?<!-- end {re.escape(name)} -->", re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     os.makedirs(os.path.dirname(doc), exist_ok=True)
-    tmp = f"{doc}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, doc)
+    write_text(doc, text)
 
 
 def command() -> str:

@@ -12,8 +12,9 @@ Batches are synthetic: random word pieces with [CLS] A [SEP] B [SEP] and segment
 positions of every sequence chosen for prediction (so the number of predicted tokens N is the same every step),
 random NSP labels, no padding (pre-training packs sequences to full length).
 
-"ours" runs `masked_only=True`: the MLM transform and decoder run only at the N predicted positions (the loss is
-the same — checked); "ours, all positions" decodes every position as transformers does, to show what that saves.
+"ours" runs with `model.masked_only = True`: the MLM transform and decoder run only at the N predicted positions
+(the loss is the same — checked); "ours, all positions" (the same model and optimizer, the attribute False) decodes
+every position as transformers does, to show what that saves.
 
 Model FLOPs per step (2 per multiply-add; backward = 2 × forward, so training = 3 × forward):
 
@@ -28,9 +29,9 @@ formula does not credit. MFU = F / (step time × R), with R the matmul FLOP/s me
 8192×8192×8192 on CUDA, fp32 (B·T × C)·(C × I) on the CPU — timed as one more contestant of the interleaved
 race (5 matmuls a round), so it meets the same machine noise as the steps; R is the median over the races.
 
-Steps are interleaved (ours, ours-all, transformers, matmul probe, then reversed, …) so machine noise hits all
-alike; times are medians, and "× transformers" is the median of the per-round time ratios (< 1: faster than
-transformers).
+Steps are interleaved (bert/timing.py: ours, ours-all, transformers, matmul probe, then the order rotated by one,
+…) so machine noise hits all alike; times are medians, and "× transformers" is the median of the per-round time
+ratios (< 1: faster than transformers).
 
     python -m benchmarks --only step                       # CPU: 12 layers, seq 128, batch 4
     python -m benchmarks --only step --quick               # CPU smoke run: 2 layers
@@ -46,8 +47,9 @@ import time
 import torch
 
 from bert import BertConfig, BertForPreTraining
+from bert.timing import interleaved, medians, ratios, synchronizer
 
-from .model import _sync, transformers_twin
+from .model import transformers_twin
 from .report import command, machine, write_section
 
 C, HEADS, I, V = 768, 12, 3072, 30522           # BERT-base widths
@@ -120,7 +122,9 @@ def build_pair(layers: int, device: str, check_batch: dict):
         "position_ids", "token_type_ids", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias"))
     ours.eval(), theirs.eval()
     with torch.no_grad():
-        a = ours(**check_batch, masked_only=True).loss.item()
+        ours.masked_only = True
+        a = ours(**check_batch).loss.item()
+        ours.masked_only = False
         b = ours(**check_batch).loss.item()
         c = theirs(**check_batch).loss.item()
     assert abs(a - c) <= 1e-4 * abs(c) and abs(b - c) <= 1e-4 * abs(c), f"losses differ: {a}, {b}, {c}"
@@ -128,33 +132,21 @@ def build_pair(layers: int, device: str, check_batch: dict):
     return ours, theirs
 
 
-def make_step(model, opt: torch.optim.Optimizer, device: str, dtype: torch.dtype | None, **kwargs):
-    """One training step of `model`: forward (under autocast when dtype is set), backward, `opt` step."""
+def make_step(model, opt: torch.optim.Optimizer, device: str, dtype: torch.dtype | None,
+              masked_only: bool | None = None):
+    """One training step of `model`: forward (under autocast when dtype is set), backward, `opt` step. With
+    `masked_only` (ours only) the step first sets `model.masked_only` — "ours" and "ours, all positions" are one
+    model, so each sets its own mode; a compiled model keeps one graph per mode."""
 
     def step(batch: dict) -> None:
+        if masked_only is not None:
+            model.masked_only = masked_only
         with torch.autocast(device, dtype=dtype or torch.float32, enabled=dtype is not None):
-            loss = model(**batch, **kwargs).loss
+            loss = model(**batch).loss
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
     return step
-
-
-def race(steps: dict, batches: list[dict], device: str, repeats: int, warmup: int) -> dict:
-    """Interleaved timing: per round each contestant runs one step on the same batch, order reversed every other
-    round. Returns per contestant the list of step times; the first `warmup` rounds are dropped."""
-    names = list(steps)
-    times = {n: [] for n in names}
-    for r in range(warmup + repeats):
-        batch = batches[r % len(batches)]
-        for n in names if r % 2 == 0 else names[::-1]:
-            _sync(device)
-            t0 = time.perf_counter()
-            steps[n](batch)
-            _sync(device)
-            if r >= warmup:
-                times[n].append(time.perf_counter() - t0)
-    return times
 
 
 def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> None:
@@ -181,23 +173,21 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
             opts = {name: torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=0.01, fused=True)
                     for name, m in (("ours", ours), ("theirs", theirs))}
             steps = {"ours": make_step(models["ours"], opts["ours"], device, s["dtype"], masked_only=True),
-                     "ours, all positions": make_step(models["ours"], opts["ours"], device, s["dtype"]),
+                     "ours, all positions": make_step(models["ours"], opts["ours"], device, s["dtype"],
+                                                      masked_only=False),
                      "transformers": make_step(models["theirs"], opts["theirs"], device, s["dtype"])}
             probe, probe_flops = matmul_probe(device, mm_dtype, B, T)
+            sync = synchronizer(device)
             if use_compile:                                       # build (and time) the graphs outside the race
-                for name, step in steps.items():
-                    _sync(device)
-                    t0 = time.perf_counter()
-                    for b in batches[:2]:
-                        step(b)
-                    _sync(device)
-                    compile_s[name] = time.perf_counter() - t0
-            times = race({**steps, "matmul": probe}, batches, device, s["repeats"], s["warmup"])
-            rates.append(probe_flops / statistics.median(times.pop("matmul")))
+                build = {name: (lambda step=step: [step(b) for b in batches[:2]]) for name, step in steps.items()}
+                compile_s.update({name: ts[0] for name, ts in interleaved(build, 1, warmup=0, sync=sync).items()})
+            times = interleaved({**steps, "matmul": probe}, s["repeats"], s["warmup"], inputs=batches, sync=sync)
+            rates.append(probe_flops / medians(times)["matmul"])
+            del times["matmul"]
             print("step times (s), round by round:", {n: [round(t, 3) for t in ts] for n, ts in times.items()})
-            for name, ts in times.items():
-                t = statistics.median(ts)
-                ratio = statistics.median(a / b for a, b in zip(ts, times["transformers"]))
+            median_s, ratio_to_hf = medians(times), ratios(times, base="transformers")
+            for name in times:
+                t, ratio = median_s[name], ratio_to_hf[name]
                 rows.append(dict(T=T, B=B, compile=use_compile, name=name, seconds=t, ratio=ratio, flops=flops,
                                  N=N, compile_s=compile_s.get(name)))
                 print(f"T={T} B={B} compile={use_compile} {name:20s} {t * 1e3:8.1f} ms  {B * T / t:9.0f} tok/s  "
@@ -208,7 +198,7 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
     peak = statistics.median(rates)
     markdown = to_markdown(rows, peak, device, s, quick, transformers.__version__)
     print(markdown)
-    write_section("step", markdown, device=device)
+    write_section("step", markdown, device=device, quick=quick)
 
 
 def to_markdown(rows: list[dict], peak: float, device: str, s: dict, quick: bool, hf_version: str) -> str:

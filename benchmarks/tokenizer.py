@@ -2,8 +2,8 @@
 
 All three encode the SST-2 training sentences (67,349; --quick: the first 4,000) with the real uncased vocabulary
 of the MiniLM checkpoint into input_ids, token_type_ids and attention_mask (no padding), and must agree on every
-id. Tokens/s = number of ids produced ([CLS] and [SEP] included) / seconds. Repeats are interleaved (scratch, fast,
-library, scratch, ...) and the table gives medians and their ratios.
+id. Tokens/s = number of ids produced ([CLS] and [SEP] included) / seconds. Repeats are interleaved (bert/timing.py:
+scratch, fast, library, then the order rotated by one, ...) and the table gives medians and their ratios.
 
   - from scratch, cold: a new BertTokenizer each repeat, so its word -> ids memo starts empty (one pass over a
     corpus, the honest figure);
@@ -19,9 +19,8 @@ Floors (issue 4, on a 2-core CPU): from scratch (cold) >= 100k tokens/s; fast pa
 from __future__ import annotations
 
 import os
-import statistics
-import time
 
+from bert.timing import interleaved, medians
 from tokenization import BertTokenizer
 
 from .report import command, machine, write_section
@@ -55,31 +54,24 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
     warm = BertTokenizer.from_pretrained(checkpoint)
     fast = BertTokenizer.from_pretrained(checkpoint, backend="fast")
 
-    def library_alone(_):
+    def library_alone():
         encodings = library.encode_batch(texts)
         ids = [e.ids for e in encodings]
         _ = [e.type_ids for e in encodings], [e.attention_mask for e in encodings]
         return ids
 
-    # name -> (made before the clock starts, timed call)
-    paths = {"from scratch (cold)": (lambda: BertTokenizer.from_pretrained(checkpoint), lambda tok: tok(texts)),
-             "from scratch (warm)": (lambda: warm, lambda tok: tok(texts)),
-             "fast path": (lambda: fast, lambda tok: tok(texts)),
-             "tokenizers alone": (lambda: None, library_alone)}
-    outputs = {name: call(make()) for name, (make, call) in paths.items()}  # warm-up, and the agreement check
+    # name -> timed call; each round's input is a new tokenizer, made before the clock starts: its memo is empty
+    paths = {"from scratch (cold)": lambda cold: cold(texts), "from scratch (warm)": lambda _: warm(texts),
+             "fast path": lambda _: fast(texts), "tokenizers alone": lambda _: library_alone()}
+    check = BertTokenizer.from_pretrained(checkpoint)
+    outputs = {name: call(check) for name, call in paths.items()}  # warm-up, and the agreement check
     outputs = {name: out if isinstance(out, list) else out["input_ids"] for name, out in outputs.items()}
     reference = outputs["tokenizers alone"]
     assert all(out == reference for out in outputs.values()), "the three tokenizers disagree on SST-2"
     n_tokens = sum(map(len, reference))
     repeats = 3 if quick else 7
-    times: dict[str, list[float]] = {name: [] for name in paths}
-    for _ in range(repeats):
-        for name, (make, call) in paths.items():
-            made = make()
-            t0 = time.perf_counter()
-            call(made)
-            times[name].append(time.perf_counter() - t0)
-    seconds = {name: statistics.median(ts) for name, ts in times.items()}
+    fresh = [BertTokenizer.from_pretrained(checkpoint) for _ in range(repeats)]
+    seconds = medians(interleaved(paths, repeats, warmup=0, inputs=fresh))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")  # other work on the machine
     rate = {name: n_tokens / s for name, s in seconds.items()}
     lib = rate["tokenizers alone"]
@@ -98,4 +90,4 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
                   f"({rate['fast path'] / lib:.2f}×)."]
     markdown = "\n".join(lines)
     print(markdown)
-    write_section("tokenizer", markdown, device=device)
+    write_section("tokenizer", markdown, device=device, quick=quick)

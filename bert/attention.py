@@ -30,65 +30,28 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-IMPLEMENTATIONS = ("auto", "reference", "tiled", "fused")
-
-
-def _check_qkv(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None) -> None:
-    """Clear errors for bad input, before any arithmetic can broadcast it silently."""
-    for name, t in (("query", query), ("key", key), ("value", value)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        if t.dim() < 2:
-            raise ValueError(f"{name} must have shape (*, T, D) with at least 2 dims, got shape {tuple(t.shape)}")
-        if not t.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
-    if not (query.dim() == key.dim() == value.dim()):
-        raise ValueError("query, key and value must have the same number of dims, got shapes "
-                         f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
-    if not (query.shape[:-2] == key.shape[:-2] == value.shape[:-2]):
-        raise ValueError("query, key and value must share their leading (batch, head) dims, got shapes "
-                         f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
-    if query.shape[-1] != key.shape[-1]:
-        raise ValueError(f"query and key must have the same head dim d_k, got {query.shape[-1]} and {key.shape[-1]}")
-    if key.shape[-2] != value.shape[-2]:
-        raise ValueError(f"key and value must have the same number of tokens Tk, got {key.shape[-2]} and "
-                         f"{value.shape[-2]}")
-    if not (query.dtype == key.dtype == value.dtype):
-        raise TypeError(f"query, key and value must share one dtype, got {query.dtype}, {key.dtype}, {value.dtype}")
-    if attn_mask is not None:
-        if not isinstance(attn_mask, Tensor):
-            raise TypeError(f"attn_mask must be a bool torch.Tensor or None, got {type(attn_mask).__name__}")
-        if attn_mask.dtype != torch.bool:
-            raise TypeError(f"attn_mask must be a bool tensor (True = may attend), got dtype {attn_mask.dtype}")
-        target = (*query.shape[:-1], key.shape[-2])
-        try:
-            ok = torch.broadcast_shapes(attn_mask.shape, target) == torch.Size(target)
-        except RuntimeError:
-            ok = False
-        if not ok:
-            raise ValueError(f"attn_mask of shape {tuple(attn_mask.shape)} does not broadcast to the scores' "
-                             f"shape (*, Tq, Tk) = {target}")
-
-
-def _check_dropout(dropout_p: float) -> None:
-    if not 0.0 <= dropout_p < 1.0:
-        raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p!r}")
+IMPLEMENTATIONS = ("auto", "reference", "tiled", "fused")  # attn_implementation names (configs import this)
 
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
                                  dropout_p: float = 0.0, scale: float | None = None) -> tuple[Tensor, Tensor]:
-    """Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V — the formula, one line per step.
+    """Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V — the formula, one line per step (in `_reference_attention`).
 
     Vaswani et al. 2017 §3.2.1 (eq. 1); articles 000 §4, 001 §4, 003 §4.1, 004 §3.3.1 (自注意力机制).
 
     query (*, Tq, D), key (*, Tk, D), value (*, Tk, Dv); attn_mask bool, True = may attend, broadcastable to
     (*, Tq, Tk). Returns (output (*, Tq, Dv), weights (*, Tq, Tk)); the weights are those the output was made
-    with (after dropout, as in Hugging Face's BERT). `scale` defaults to 1/√d_k.
+    with (after dropout, as in Hugging Face's BERT). `scale` defaults to 1/√d_k. The arguments are checked first
+    (`_check_qkv`, at the bottom of this file); MultiHeadAttention, which builds them itself, calls the core.
     """
-    _check_qkv(query, key, value, attn_mask)
-    _check_dropout(dropout_p)
-    d_k = query.shape[-1]
-    scale = 1.0 / math.sqrt(d_k) if scale is None else scale
+    _check_qkv(query, key, value, attn_mask, dropout_p)
+    return _reference_attention(query, key, value, attn_mask, dropout_p, scale)
+
+
+def _reference_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None, dropout_p: float,
+                         scale: float | None) -> tuple[Tensor, Tensor]:
+    """softmax(Q Kᵀ / √d_k) V, unchecked: the body of `scaled_dot_product_attention`."""
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = query @ key.transpose(-2, -1) * scale                     # Q Kᵀ / √d_k      (*, Tq, Tk)
     if attn_mask is not None:
         scores = scores.masked_fill(~attn_mask, torch.finfo(scores.dtype).min)  # masked → most negative finite
@@ -115,12 +78,17 @@ def tiled_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor
     A fully masked row keeps ℓ = 0 and gives output 0, as the reference does.
 
     Dropout on the normalised weights equals dropout on the unnormalised exp(score − m) terms added to acc (ℓ is
-    the sum *before* dropout), so it is applied there.
+    the sum *before* dropout), so it is applied there. Arguments are checked, then `_tiled_attention` runs.
     """
-    _check_qkv(query, key, value, attn_mask)
-    _check_dropout(dropout_p)
-    if not isinstance(block_size, int) or block_size < 1:
+    _check_qkv(query, key, value, attn_mask, dropout_p)
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
         raise ValueError(f"block_size must be a positive int, got {block_size!r}")
+    return _tiled_attention(query, key, value, attn_mask, dropout_p, scale, block_size)
+
+
+def _tiled_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None, dropout_p: float,
+                     scale: float | None, block_size: int) -> Tensor:
+    """The online-softmax loop of `tiled_attention`, unchecked."""
     Tq, Tk, d_k = query.shape[-2], key.shape[-2], query.shape[-1]
     scale = 1.0 / math.sqrt(d_k) if scale is None else scale
     lowest = torch.finfo(query.dtype).min
@@ -147,7 +115,7 @@ def tiled_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor
                 p = F.dropout(p, p=dropout_p)
             acc = acc * correction + p @ value[..., j:j + block_size, :]       # (*, bq, Dv)
             m = m_new
-        out_blocks.append(acc / torch.where(l > 0, l, torch.ones_like(l)))         # all-masked row: acc = 0, ℓ = 0 → 0/1 = 0
+        out_blocks.append(acc / torch.where(l > 0, l, torch.ones_like(l)))    # all-masked row: 0/1 = 0
     return torch.cat(out_blocks, dim=-2)                                       # (*, Tq, Dv)
 
 
@@ -158,9 +126,9 @@ def fused_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor
     On CUDA it runs FlashAttention (Dao et al. 2022) or the memory-efficient kernel (Rabe & Staats 2021); both
     stream over key blocks like `tiled_attention`. With no mask the flash kernel can be used; a bool mask
     selects the memory-efficient (or math) kernel. A fully masked row gives 0, as in our reference.
+    The arguments are checked here; MultiHeadAttention calls F.scaled_dot_product_attention directly.
     """
-    _check_qkv(query, key, value, attn_mask)
-    _check_dropout(dropout_p)
+    _check_qkv(query, key, value, attn_mask, dropout_p)
     return F.scaled_dot_product_attention(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, scale=scale)
 
 
@@ -190,6 +158,10 @@ class MultiHeadAttention(nn.Module):
     A call that asks for the weights (`output_attentions=True`) cannot be served by the tiled or fused paths,
     which never build the weight matrix: it runs the reference path instead, and `self.fallback_reason` says why
     (None when the chosen path ran) — the idea of PyTorch's `why_not_sparsity_fast_path`.
+
+    q, k and v are built here, so `forward` checks only its own input's shape (and the mask's) and calls the
+    unchecked cores (`_reference_attention`, `_tiled_attention`, F.scaled_dot_product_attention): the public
+    functions' argument checks are for callers who bring their own q, k and v.
     """
 
     def __init__(self, hidden_size: int, num_heads: int, dropout: float = 0.0,
@@ -227,22 +199,73 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"hidden_states must have shape (B, T, {self.num_heads * self.head_dim}), "
                              f"got {tuple(hidden_states.shape)}")
         B, T, C = hidden_states.shape
+        if attn_mask is not None:
+            _check_mask(attn_mask, (B, self.num_heads, T, T))
         q = self._split_heads(self.query(hidden_states))               # (B, H, T, D)
         k = self._split_heads(self.key(hidden_states))                 # (B, H, T, D)
         v = self._split_heads(self.value(hidden_states))               # (B, H, T, D)
         p = self.dropout if self.training else 0.0
         path = self.implementation
-        self.fallback_reason = None
         if output_attentions and path != "reference":
             self.fallback_reason = (f"attention weights were requested; the {path} path never builds the T×T "
                                     "weight matrix, so the reference path ran instead")
             path = "reference"
+        elif self.fallback_reason is not None:                         # (nn.Module's __setattr__ is slow:
+            self.fallback_reason = None                                #  assign only when it changes)
         weights = None
         if path == "reference":
-            out, weights = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p=p)
+            out, weights = _reference_attention(q, k, v, attn_mask, p, None)
         elif path == "tiled":
-            out = tiled_attention(q, k, v, attn_mask, dropout_p=p, block_size=self.block_size)
+            out = _tiled_attention(q, k, v, attn_mask, p, None, self.block_size)
         else:
-            out = fused_attention(q, k, v, attn_mask, dropout_p=p)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
         out = out.transpose(1, 2).reshape(B, T, C)                     # merge heads (B, H, T, D) -> (B, T, C)
         return self.output(out), (weights if output_attentions else None)
+
+
+# ---------------------------------------------------------------- argument checks of the public functions
+def _check_qkv(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None, dropout_p: float) -> None:
+    """Clear errors for bad input, before any arithmetic can broadcast it silently (shapes and dtypes only)."""
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() < 2:
+            raise ValueError(f"{name} must have shape (*, T, D) with at least 2 dims, got shape {tuple(t.shape)}")
+        if not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+    if not (query.dim() == key.dim() == value.dim()):
+        raise ValueError("query, key and value must have the same number of dims, got shapes "
+                         f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
+    if not (query.shape[:-2] == key.shape[:-2] == value.shape[:-2]):
+        raise ValueError("query, key and value must share their leading (batch, head) dims, got shapes "
+                         f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
+    if query.shape[-1] != key.shape[-1]:
+        raise ValueError(f"query and key must have the same head dim d_k, got {query.shape[-1]} and {key.shape[-1]}")
+    if key.shape[-2] != value.shape[-2]:
+        raise ValueError(f"key and value must have the same number of tokens Tk, got {key.shape[-2]} and "
+                         f"{value.shape[-2]}")
+    if not (query.dtype == key.dtype == value.dtype):
+        raise TypeError(f"query, key and value must share one dtype, got {query.dtype}, {key.dtype}, {value.dtype}")
+    if attn_mask is not None:
+        _check_mask(attn_mask, (*query.shape[:-1], key.shape[-2]))
+    _check_dropout(dropout_p)
+
+
+def _check_mask(attn_mask: Tensor, target: tuple[int, ...]) -> None:
+    """attn_mask must be a bool tensor that broadcasts to the scores' shape `target` = (*, Tq, Tk)."""
+    if not isinstance(attn_mask, Tensor):
+        raise TypeError(f"attn_mask must be a bool torch.Tensor or None, got {type(attn_mask).__name__}")
+    if attn_mask.dtype != torch.bool:
+        raise TypeError(f"attn_mask must be a bool tensor (True = may attend), got dtype {attn_mask.dtype}")
+    try:
+        ok = torch.broadcast_shapes(attn_mask.shape, target) == torch.Size(target)
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"attn_mask of shape {tuple(attn_mask.shape)} does not broadcast to the scores' "
+                         f"shape (*, Tq, Tk) = {tuple(target)}")
+
+
+def _check_dropout(dropout_p: float) -> None:
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p!r}")

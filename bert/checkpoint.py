@@ -17,7 +17,8 @@ Loading rules (what transformers does, made explicit):
   is read as `cls.predictions.bias` when that key is absent. Old TensorFlow-converted `gamma`/`beta` LayerNorm
   names are read as `weight`/`bias`.
 - `pytorch_model.bin` is read with `torch.load(weights_only=True)`: no pickled code ever runs.
-Saving writes each file to a temporary name in the target directory and renames it into place (atomic).
+Saving writes each file to a temporary name in the target directory and renames it into place (atomic:
+tokenization/files.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
+
+from tokenization.files import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -156,14 +159,11 @@ def _read_safetensors(path: str) -> dict[str, Tensor]:
         raise OSError(f"could not read {path!r} ({size} bytes) as safetensors — truncated or corrupt? {e}") from None
 
 
-def _atomic_save_safetensors(tensors: dict[str, Tensor], path: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
+def write_safetensors(tensors: dict[str, Tensor], path: str) -> None:
+    """Write `tensors` to `path` as safetensors (metadata format "pt", as transformers writes), atomically
+    (tokenization/files.py `atomic_path`: a temporary file beside it, then a rename)."""
+    with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata={"format": "pt"})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 # ---------------------------------------------------------------- the mixin
@@ -188,7 +188,7 @@ class CheckpointMixin:
         if getattr(self.config, "pre_layer_norm", False):
             logger.warning("saving a pre-LN model: transformers has no pre-LN BERT and would run it as post-LN")
         tensors = {self.to_hf_name(k): v.detach().to("cpu").contiguous() for k, v in self.state_dict().items()}
-        _atomic_save_safetensors(tensors, os.path.join(directory, SAFE_WEIGHTS_NAME))
+        write_safetensors(tensors, os.path.join(directory, SAFE_WEIGHTS_NAME))
         config = dataclasses.replace(self.config, architectures=[self.hf_architecture])
         config.save(os.path.join(directory, CONFIG_NAME))
 
@@ -265,4 +265,4 @@ class CheckpointMixin:
         return info
 
 
-__all__ = ["CheckpointMixin", "to_hf_name", "from_hf_name", "is_head_name", "read_state_dict"]
+__all__ = ["CheckpointMixin", "to_hf_name", "from_hf_name", "is_head_name", "read_state_dict", "write_safetensors"]

@@ -26,8 +26,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-HIDDEN_ACTS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
-ATTN_IMPLEMENTATIONS = ("auto", "reference", "tiled", "fused")
+from tokenization.files import write_text
+
+from .attention import IMPLEMENTATIONS
+from .layers import ACTIVATIONS
 
 
 class JsonConfig:
@@ -73,12 +75,8 @@ class JsonConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write config.json atomically (temporary file in the same directory, then rename)."""
-        path = os.fspath(path)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(self.to_json_string())
-        os.replace(tmp, path)
+        """Write config.json atomically (tokenization/files.py: a temporary file beside it, then a rename)."""
+        write_text(path, self.to_json_string())
 
     @classmethod
     def load(cls, path: str | os.PathLike, **overrides: Any):
@@ -137,13 +135,13 @@ class BertConfig(JsonConfig):
                 raise ValueError(f"BertConfig.{name} must be in [0, 1), got {value!r}")
         if self.classifier_dropout is not None and not 0.0 <= self.classifier_dropout < 1.0:
             raise ValueError(f"BertConfig.classifier_dropout must be None or in [0, 1), got {self.classifier_dropout!r}")
-        if self.hidden_act not in HIDDEN_ACTS:
-            raise ValueError(f"BertConfig.hidden_act must be one of {HIDDEN_ACTS}, got {self.hidden_act!r}")
+        if self.hidden_act not in ACTIVATIONS:
+            raise ValueError(f"BertConfig.hidden_act must be one of {ACTIVATIONS}, got {self.hidden_act!r}")
         if self.position_embedding_type != "absolute":
             raise ValueError("BertConfig.position_embedding_type: only 'absolute' (learned) is supported, "
                              f"got {self.position_embedding_type!r}")
-        if self.attn_implementation not in ATTN_IMPLEMENTATIONS:
-            raise ValueError(f"BertConfig.attn_implementation must be one of {ATTN_IMPLEMENTATIONS}, "
+        if self.attn_implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"BertConfig.attn_implementation must be one of {IMPLEMENTATIONS}, "
                              f"got {self.attn_implementation!r}")
         if not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(f"BertConfig.pad_token_id must be in [0, vocab_size={self.vocab_size}), "

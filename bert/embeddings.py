@@ -18,7 +18,6 @@ Dimension legend
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from .position import LearnedPositionEmbedding, SinusoidalPositionEncoding
@@ -72,7 +71,7 @@ class BertEmbeddings(nn.Module):
         """Rows 0 … T−1 of the position table, (T, C): positions 0, 1, …, T−1 without building an index tensor."""
         if isinstance(self.position_embeddings, LearnedPositionEmbedding):
             return self.position_embeddings.weight[:T]                        # (P, C) -> (T, C)
-        return self.position_embeddings(torch.arange(T, device=like.device)).to(like.dtype)  # (T,) -> (T, C)
+        return self.position_embeddings.table[:T].to(like.dtype)             # fixed sinusoids (P, C) -> (T, C)
 
 
 __all__ = ["BertEmbeddings"]

@@ -6,36 +6,39 @@ The TSV has a header naming a `sentence` column and a `label` column (integer cl
 (`../shared/data/sst2/`). `--model` is any `from_pretrained` directory: a pretrained `BertModel` (its new
 classifier is initialised and reported), a `BertForPreTraining` written by `python -m bert.pretrain`, or an
 already fine-tuned classifier. The fine-tuned model is saved to `--out` with `save_pretrained` (transformers
-loads it too) together with the tokenizer's vocab and a metrics.json; the dev set is scored after training
-(and every `--eval-every` steps) with accuracy and F1.
+loads it too) together with the tokenizer's vocab, metrics.json and the loop's metrics.jsonl; the dev set is scored
+after training (and every `--eval-every` steps) with accuracy and F1.
 
 The recipe is BERT's (Devlin et al. 2019 §4.1 and Appendix A.3): the final hidden state of [CLS], through the
 pooler, into a linear classifier; AdamW (Loshchilov & Hutter 2019) with linear warmup then linear decay;
 a few thousand steps are enough. Article 000 §5 (项目实践) shows the same loop with transformers — its `AdamW`
 import no longer exists there (erratum 9): here it is `torch.optim.AdamW`.
 
-The loop itself (`train_classifier`) works for any model whose `forward(input_ids, attention_mask, labels)`
-returns `.loss` and `.logits`, so DistilBERT uses it too (`python -m distil.finetune`, and task-specific
-distillation in `distil.trainer`).
+This file holds only what is fine-tuning's own: the TSV reader, the data in the shape the training loop reads
+(`ClassificationData`), the scores (accuracy, F1) and the CLI. The loop is the one every task uses
+(bert/training/loop.py), with the model's own loss as the step; DistilBERT uses all of it too
+(`python -m distil.finetune`, and task-specific distillation in `distil.tasks`).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import os
-import random
 import sys
-import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from .pretraining.schedule import build_optimizer, step_factor, warmup_steps
+from tokenization.files import write_json
+
+from .training import ShardedBatches, Trainer, TrainingArguments, model_step, pad_batch
+from .training.distributed import DistributedContext
+from .training.loop import Step
+from .training.runs import run_cli
 
 
 # ----------------------------------------------------------------------------- data
@@ -96,49 +99,29 @@ def encode(tokenizer, sentences: Sequence[str], max_length: int) -> list[list[in
     return list(tokenizer(list(sentences), truncation=True, max_length=max_length)["input_ids"])
 
 
-def length_grouped_batches(lengths: Sequence[int], batch_size: int, generator: random.Random,
-                           group: int = 50) -> list[list[int]]:
-    """One epoch of batches of indices: shuffled, then sorted by length within windows of `group` batches, so a
-    batch holds sentences of similar length and pads little (the batches themselves are shuffled again).
+class ClassificationData:
+    """A labelled TSV in the shape the training loop reads (bert/training/batches.py `EpochData`): the same
+    examples every epoch, in the order of the batch plan (shuffled, grouped by length). `collate` gives
+    input_ids, attention_mask (B, T) and labels (B,)."""
 
-    Every index appears exactly once; batches have `batch_size` items except possibly the last of a window."""
-    if batch_size < 1 or group < 1:
-        raise ValueError(f"batch_size and group must be ≥ 1, got {batch_size} and {group}")
-    order = list(range(len(lengths)))
-    generator.shuffle(order)
-    window = batch_size * group
-    batches = []
-    for start in range(0, len(order), window):
-        chunk = sorted(order[start:start + window], key=lambda i: lengths[i])
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
-    generator.shuffle(batches)
-    return batches
+    def __init__(self, table: LabelledText, tokenizer, max_length: int = 64):
+        self.labels = table.labels
+        self.ids = encode(tokenizer, table.sentences, max_length)
+        self.pad_id = tokenizer.pad_token_id
+        self.num_labels = max(self.labels) + 1
 
+    @classmethod
+    def from_tsv(cls, path: str, tokenizer, max_length: int = 64, limit: int | None = None) -> "ClassificationData":
+        return cls(read_tsv(path, limit=limit), tokenizer, max_length)
 
-def pad_batch(ids: Sequence[Sequence[int]], pad_id: int = 0) -> dict[str, Tensor]:
-    """Right-pad id lists to the longest one: input_ids (B, T) and attention_mask (B, T), 1 = real token."""
-    width = max(len(x) for x in ids)
-    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)       # (B, T)
-    attention_mask = torch.zeros(len(ids), width, dtype=torch.long)            # (B, T)
-    for row, x in enumerate(ids):
-        input_ids[row, :len(x)] = torch.tensor(x, dtype=torch.long)
-        attention_mask[row, :len(x)] = 1
-    return {"input_ids": input_ids, "attention_mask": attention_mask}
+    def num_examples(self, epoch: int) -> int:
+        return len(self.ids)
 
+    def lengths(self, epoch: int) -> list[int]:
+        return [len(x) for x in self.ids]
 
-def training_batches(ids: Sequence[Sequence[int]], labels: Sequence[int], batch_size: int, seed: int,
-                     pad_id: int = 0) -> Iterator[dict[str, Tensor]]:
-    """Endless length-grouped batches (epoch after epoch, reshuffled), each with input_ids, attention_mask,
-    labels and `index` (the examples' row numbers, so a caller can look up per-example data such as the
-    teacher's logits)."""
-    rng = random.Random(seed)
-    lengths = [len(x) for x in ids]
-    while True:
-        for batch in length_grouped_batches(lengths, batch_size, rng):
-            out = pad_batch([ids[i] for i in batch], pad_id)
-            out["labels"] = torch.tensor([labels[i] for i in batch], dtype=torch.long)
-            out["index"] = torch.tensor(batch, dtype=torch.long)
-            yield out
+    def collate(self, epoch: int, indices: Sequence[int]) -> dict[str, Tensor]:
+        return pad_batch([{"input_ids": self.ids[i], "labels": self.labels[i]} for i in indices], self.pad_id)
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -177,7 +160,7 @@ def predict(model: nn.Module, ids: Sequence[Sequence[int]], batch_size: int = 64
     out: list[Tensor] = [None] * len(ids)  # type: ignore[list-item]
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        batch = {k: v.to(device) for k, v in pad_batch([ids[i] for i in rows], pad_id).items()}
+        batch = {k: v.to(device) for k, v in pad_batch([{"input_ids": ids[i]} for i in rows], pad_id).items()}
         logits = model(**batch).logits.float().cpu()
         for i, row in enumerate(rows):
             out[row] = logits[i]
@@ -185,60 +168,21 @@ def predict(model: nn.Module, ids: Sequence[Sequence[int]], batch_size: int = 64
     return torch.stack(out)                                                     # N × (K,) -> (N, K)
 
 
-# ----------------------------------------------------------------------------- optimisation
-# AdamW without decay on biases/LayerNorm, linear warmup then linear decay: the pre-training code's own functions
-# (bert/pretraining/schedule.py, Devlin et al. 2019 Appendix A.2), so fine-tuning and pre-training share one recipe.
+def evaluate_classifier(model: nn.Module, data: ClassificationData, device: torch.device | str = "cpu") -> dict:
+    """Accuracy and F1 (`classification_metrics`) of a classifier on `data`, e.g. the dev set."""
+    logits = predict(model, data.ids, pad_id=data.pad_id, device=device)
+    return classification_metrics(logits.argmax(-1), data.labels, max(data.num_labels, logits.shape[-1]))
 
 
-LossFn = Callable[[nn.Module, dict], Tensor]
-
-
-def train_classifier(model: nn.Module, batches: Iterator[dict[str, Tensor]], max_steps: int, lr: float,
-                     loss_fn: LossFn | None = None, warmup_ratio: float = 0.1, weight_decay: float = 0.01,
-                     max_grad_norm: float = 1.0, evaluate: Callable[[int], dict] | None = None,
-                     eval_every: int = 0, log: Callable[[dict], None] | None = None,
-                     max_seconds: float | None = None, device: str | torch.device = "cpu") -> dict:
-    """The fine-tuning loop: AdamW (no decay on biases/LayerNorm), linear warmup then decay, gradient clipping.
-
-    `loss_fn(model, batch)` returns the loss (default: the model's own loss on `labels`); the task-specific
-    distillation in `distil.trainer` passes its own. `evaluate(step)` is called every `eval_every` steps and at
-    the end; `log(record)` receives each record. `max_seconds` stops early (the schedule still spans max_steps).
-    Returns the last record with `steps` and `seconds`."""
-    if max_steps < 1:
-        raise ValueError(f"max_steps must be ≥ 1, got {max_steps}")
-    loss_fn = loss_fn or (lambda m, b: m(input_ids=b["input_ids"], attention_mask=b["attention_mask"],
-                                         labels=b["labels"]).loss)
-    opt = build_optimizer(model, lr, weight_decay)
-    warmup = warmup_steps(max_steps, warmup_ratio)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: step_factor(s, max_steps, warmup))
-    model.train()
-    start, running, record = time.perf_counter(), [], {}
-    step = 0
-    for step in range(1, max_steps + 1):
-        batch = {k: v.to(device) for k, v in next(batches).items()}
-        loss = loss_fn(model, batch)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss is {loss.item()} at step {step}; stopping (lower --lr?)")
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        running.append(loss.item())
-        elapsed = time.perf_counter() - start
-        done = step == max_steps or (max_seconds is not None and elapsed >= max_seconds)
-        if (eval_every and step % eval_every == 0) or done or step % 50 == 0:
-            record = {"step": step, "seconds": round(elapsed, 1), "loss": sum(running) / len(running),
-                      "lr": sched.get_last_lr()[0]}
-            running = []
-            if evaluate is not None and ((eval_every and step % eval_every == 0) or done):
-                record.update(evaluate(step))
-                model.train()
-            if log:
-                log(record)
-        if done:
-            break
-    return {**record, "steps": step, "seconds": round(time.perf_counter() - start, 1)}
+def fine_tune(model: nn.Module, train: ClassificationData, args: TrainingArguments, batch_size: int = 32,
+              step: Step = model_step, evaluate: Callable[[nn.Module], dict] | None = None,
+              device: torch.device | str = "cpu") -> dict:
+    """Train `model` on `train` with the one training loop: batches of `batch_size` sentences of similar length
+    (pools of 50 batches), `step` (default: the model's own loss on the labels; task-specific distillation passes
+    its own). Returns the loop's summary."""
+    batches = ShardedBatches(train, batch_size, seed=args.seed, group_by_length=50)
+    ctx = DistributedContext(device=torch.device(device))
+    return Trainer(model, batches, args, step=step, evaluate=evaluate, ctx=ctx).train()
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -251,7 +195,7 @@ def build_parser(prog: str = "python -m bert.finetune") -> argparse.ArgumentPars
     ap.add_argument("--num-labels", type=int, help="number of classes (default: from the training labels)")
     ap.add_argument("--max-steps", type=int, help="optimizer steps (default: one epoch)")
     ap.add_argument("--epochs", type=float, default=1.0, help="epochs, when --max-steps is not given (default 1)")
-    ap.add_argument("--minutes", type=float, help="stop after this many minutes (the schedule keeps its length)")
+    ap.add_argument("--minutes", type=float, help="stop after this many minutes (with --max-steps: first reached)")
     ap.add_argument("--train-limit", type=int, help="use only the first N training rows")
     ap.add_argument("--batch-size", type=int, default=32, help="sentences per step (default 32)")
     ap.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default 1e-4)")
@@ -262,6 +206,7 @@ def build_parser(prog: str = "python -m bert.finetune") -> argparse.ArgumentPars
     ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     return ap
 
 
@@ -273,51 +218,41 @@ def load_classifier(path: str, num_labels: int | None) -> nn.Module:
 
 
 def run(args: argparse.Namespace, load: Callable[[str, int | None], nn.Module] = load_classifier) -> dict:
-    """Fine-tune as the parsed command line says; returns the final metrics. `load(path, num_labels)` builds the
-    model (distil.finetune passes one that also takes DistilBERT directories)."""
+    """Fine-tune as the parsed command line says; returns the final scores with `steps` and `seconds`.
+    `load(path, num_labels)` builds the model (distil.finetune passes one that also takes DistilBERT folders)."""
     from tokenization import BertTokenizer
 
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    train = read_tsv(args.train, limit=args.train_limit)
-    dev = read_tsv(args.dev) if args.dev else None
-    num_labels = args.num_labels or max(train.labels + (dev.labels if dev else [])) + 1
     tokenizer = BertTokenizer.from_pretrained(args.model, backend="fast")  # same ids as the reference, faster
-    model = load(args.model, num_labels).to(args.device)
-    pad_id = tokenizer.pad_token_id
-    train_ids = encode(tokenizer, train.sentences, args.max_length)
-    dev_ids = encode(tokenizer, dev.sentences, args.max_length) if dev else None
-    max_steps = args.max_steps or max(1, math.ceil(args.epochs * len(train) / args.batch_size))
+    train = ClassificationData.from_tsv(args.train, tokenizer, args.max_length, args.train_limit)
+    dev = ClassificationData.from_tsv(args.dev, tokenizer, args.max_length) if args.dev else None
+    num_labels = args.num_labels or max(train.num_labels, dev.num_labels if dev else 0)
+    model = load(args.model, num_labels)
+    max_steps = args.max_steps or max(1, math.ceil(args.epochs * train.num_examples(0) / args.batch_size))
     print(f"fine-tuning {type(model).__name__} ({sum(p.numel() for p in model.parameters()):,} parameters) on "
-          f"{len(train):,} sentences, {num_labels} labels, {max_steps} steps of {args.batch_size}", flush=True)
-
-    def evaluate(step: int) -> dict:
-        logits = predict(model, dev_ids, pad_id=pad_id, device=args.device)
-        return {f"dev_{k}": v for k, v in classification_metrics(logits.argmax(-1), dev.labels, num_labels).items()}
-
-    def log(record: dict) -> None:
-        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)
-
-    final = train_classifier(model, training_batches(train_ids, train.labels, args.batch_size, args.seed, pad_id),
-                             max_steps=max_steps, lr=args.lr, warmup_ratio=args.warmup_ratio,
-                             weight_decay=args.weight_decay, evaluate=evaluate if dev else None,
-                             eval_every=args.eval_every, log=log,
-                             max_seconds=args.minutes * 60 if args.minutes else None, device=args.device)
+          f"{train.num_examples(0):,} sentences, {num_labels} labels, {max_steps} steps of {args.batch_size}",
+          flush=True)
+    targs = TrainingArguments(out=args.out, max_steps=max_steps, minutes=args.minutes, lr=args.lr,
+                              warmup=args.warmup_ratio, weight_decay=args.weight_decay, seed=args.seed,
+                              eval_every=args.eval_every, save_every=0, log_every=10,
+                              progress=not args.no_progress, desc="fine-tuning")
+    evaluate = (lambda m: {f"dev_{k}": v for k, v in evaluate_classifier(m, dev, args.device).items()}) if dev else None
+    summary = fine_tune(model, train, targs, args.batch_size, evaluate=evaluate, device=args.device)
+    final = {**summary["eval"], "steps": summary["step"], "seconds": round(summary["elapsed"], 1)}
+    print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in final.items()), flush=True)
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
         model.save_pretrained(args.out)
         tokenizer.save_pretrained(args.out)
-        tmp = os.path.join(args.out, f"metrics.json.tmp-{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({**final, "model": args.model, "train": args.train, "dev": args.dev}, f, indent=2)
-        os.replace(tmp, os.path.join(args.out, "metrics.json"))
+        write_json(os.path.join(args.out, "metrics.json"),
+                   {**final, "model": args.model, "train": args.train, "dev": args.dev})
         print(f"saved to {args.out}", flush=True)
     return final
 
 
 def main(argv: list[str] | None = None) -> dict:
-    return run(build_parser().parse_args(argv))
+    return run_cli("bert.finetune", lambda a: run(build_parser().parse_args(a)), argv)
 
 
 if __name__ == "__main__":

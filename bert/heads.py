@@ -2,7 +2,7 @@
 classes that pair them with the encoder and compute their losses.
 
     MLM  logits_i = LayerNorm(act(W_t h_i + b_t)) · E_tokenᵀ + b          (decoder tied to the word embeddings)
-         L_MLM = −(1/|M|) Σ_{i∈M} log softmax(logits_i)[x_i]              (M = positions whose label is not −100)
+         L_MLM = Σ_{i∈M} −log softmax(logits_i)[x_i] / max(|M|, 1)        (M = positions whose label is not −100)
     NSP  logits = W_nsp · pooled + b_nsp  (2 classes: 0 = B follows A ("IsNext"), 1 = B is random)
          L_NSP = −log softmax(logits)[y]
     pre-training: L = L_MLM + L_NSP
@@ -30,37 +30,92 @@ from torch import Tensor, nn
 
 from .config import BertConfig
 from .layers import activation
-from .model import BertModel, BertPreTrainedModel
+from .model import BertModel, BertPreTrainedModel, _is_integer
 from .outputs import (MaskedLMOutput, PreTrainingOutput, QuestionAnsweringOutput, SequenceClassifierOutput,
                       TokenClassifierOutput)
+from .validation import validates
 
-IGNORE_INDEX = -100  # label of a position that is not predicted (HF and PyTorch's cross_entropy default)
+IGNORE_INDEX = -100  # the label of a position that is not predicted (HF, PyTorch's cross_entropy default)
+
+
+def mlm_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """L_MLM = Σ_{i∈M} −log softmax(logits_i)[x_i] / max(|M|, 1),   M = {i : labels_i ≠ −100}
+
+    The cross-entropy of the original token x_i at the masked positions only: Devlin et al. 2019 §3.1, Task #1
+    ("the final hidden vectors corresponding to the mask tokens are fed into an output softmax over the
+    vocabulary"); article 003 §4.2 writes MLM(x) = −log softmax(Wx + b) and leaves out that it is taken only
+    there, for the original token (articles README, erratum 8). logits (*, V); labels (*,) hold the original id
+    at a masked position and −100 (IGNORE_INDEX) elsewhere. This is the one MLM loss of the project: BERT's
+    heads, DistilBERT's MLM head and the Distiller's L_mlm all use it.
+
+    Computed as cross_entropy(reduction="sum") / max(|M|, 1): the mean over M when something is masked (what
+    F.cross_entropy's mean gives), 0 — not 0/0 = NaN — when nothing is, and no value is read back to the host.
+    fp16/bf16 logits are upcast to fp32 for the log-softmax and the sum.
+    """
+    _check_mlm_arguments(logits, labels)
+    logits, labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).long()   # (*, V) -> (N', V); (N',)
+    nll = F.cross_entropy(_upcast(logits), labels, ignore_index=IGNORE_INDEX, reduction="sum")  # Σ_{i∈M} −log p
+    return nll / (labels != IGNORE_INDEX).sum().clamp(min=1)                                     # / max(|M|, 1)
+
+
+def mlm_logits_and_loss(head: MaskedLMHead, h: Tensor, word_embeddings: Tensor, labels: Tensor | None,
+                        masked_only: bool = False) -> tuple[Tensor, Tensor | None]:
+    """The MLM head's logits and, with labels, `mlm_loss` — the MLM part of BertForPreTraining, BertForMaskedLM
+    and DistilBertForMaskedLM. h (B, T, C); word_embeddings (V, C), the tied decoder weight; labels (B, T) or None.
+
+    Logits (B, T, V). With `masked_only` and labels, the transform and the decoder run only at the N positions
+    whose label is not −100 (row-major order) and the logits are (N, V): the same loss, for a fraction of the
+    decoder's cost (pre-training masks ~15% of the tokens); the gather needs N on the host (one device sync per
+    call on CUDA). Without labels `masked_only` changes nothing.
+    """
+    if labels is None:
+        return head(h, word_embeddings), None                               # (B, T, C) -> (B, T, V)
+    _check_labels("labels", labels, tuple(h.shape[:2]), word_embeddings.shape[0])
+    if masked_only:
+        where = labels != IGNORE_INDEX                                      # (B, T) bool
+        h, labels = h[where], labels[where]                                 # (B, T, C) -> (N, C); (N,)
+    logits = head(h, word_embeddings)                                       # (…, C) -> (…, V)
+    return logits, mlm_loss(logits, labels)
+
+
+def _upcast(x: Tensor) -> Tensor:
+    """fp16/bf16 -> fp32 for a softmax and its sums; fp32/fp64 stay as they are."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def _check_mlm_arguments(logits: Tensor, labels: Tensor) -> None:
+    """Shapes and dtypes of mlm_loss's arguments (metadata only: nothing is read back)."""
+    if not isinstance(logits, Tensor) or not logits.is_floating_point():
+        raise TypeError(f"logits must be a floating-point tensor, got "
+                        f"{logits.dtype if isinstance(logits, Tensor) else type(logits).__name__}")
+    if not isinstance(labels, Tensor) or not _is_integer(labels):
+        raise TypeError(f"labels must be an integer tensor, got "
+                        f"{labels.dtype if isinstance(labels, Tensor) else type(labels).__name__}")
+    if labels.shape != logits.shape[:-1]:
+        raise ValueError(f"labels must have the shape of logits without its last dim, {tuple(logits.shape[:-1])}, "
+                         f"got {tuple(labels.shape)}")
 
 
 def _check_labels(name: str, labels: Tensor, shape: tuple[int, ...], num_classes: int | None,
                   ignore_index: int | None = IGNORE_INDEX) -> None:
-    """Clear errors for bad labels: shape, integer dtype, and class ids in [0, num_classes) (or ignore_index)."""
+    """Clear errors for bad labels: shape, integer dtype, and — where values may be read back
+    (`bert.validation.validates`, by default on CPU) — class ids in [0, num_classes) (or ignore_index)."""
     if not isinstance(labels, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(labels).__name__}")
     if tuple(labels.shape) != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(labels.shape)}")
     if num_classes is None:
         return
-    if labels.is_floating_point() or labels.dtype == torch.bool or labels.is_complex():
+    if not _is_integer(labels):
         raise TypeError(f"{name} must be an integer tensor of class ids, got dtype {labels.dtype}")
+    if not validates(labels):
+        return
     bad = (labels < 0) | (labels >= num_classes)
     if ignore_index is not None:
         bad &= labels != ignore_index
     if bool(bad.any()):
         allowed = f"[0, {num_classes})" + (f" or {ignore_index}" if ignore_index is not None else "")
         raise ValueError(f"{name} must lie in {allowed}, got {labels[bad][:5].tolist()}")
-
-
-def mlm_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """L_MLM = −(1/|M|) Σ_{i∈M} log softmax(logits_i)[labels_i], M = {i : labels_i ≠ −100} (erratum 8).
-    Devlin et al. 2019 §3.1 Task #1 (cross-entropy at the masked positions only); article 003 §4.2."""
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),  # (…, V) -> (N', V)
-                           ignore_index=IGNORE_INDEX)
 
 
 class MaskedLMHead(nn.Module):
@@ -93,30 +148,14 @@ class NextSentenceHead(nn.Module):
         return self.linear(pooled)                                          # (B, C) -> (B, 2)
 
 
-class _MLMMixin:
-    """The MLM part shared by BertForPreTraining and BertForMaskedLM, with the `masked_only` shortcut."""
-
-    def _mlm(self, h: Tensor, labels: Tensor | None, masked_only: bool) -> tuple[Tensor, Tensor | None]:
-        """Logits (B, T, V) and the MLM loss (None without labels). With masked_only=True the transform and the
-        decoder run only at the N positions whose label is not −100 (row-major order) and the logits are (N, V):
-        the same loss, for a fraction of the decoder's cost (pre-training masks ~15% of tokens)."""
-        E = self.bert.embeddings.word_embeddings.weight                     # (V, C), the tied decoder weight
-        if labels is not None:
-            _check_labels("labels", labels, tuple(h.shape[:2]), self.config.vocab_size)
-        if masked_only:
-            if labels is None:
-                raise ValueError("masked_only=True needs labels (it decodes only where labels != -100)")
-            where = labels != IGNORE_INDEX                                  # (B, T) bool
-            logits = self.mlm_head(h[where], E)                             # (B, T, C) -> (N, C) -> (N, V)
-            return logits, mlm_loss(logits, labels[where])
-        logits = self.mlm_head(h, E)                                        # (B, T, C) -> (B, T, V)
-        return logits, (mlm_loss(logits, labels) if labels is not None else None)
-
-
-class BertForPreTraining(_MLMMixin, BertPreTrainedModel):
+class BertForPreTraining(BertPreTrainedModel):
     """BERT with its two pre-training heads: `mlm_head` (MaskedLMHead) and `nsp_head` (NextSentenceHead).
     loss = L_MLM + L_NSP when both `labels` (B, T; −100 = not masked) and `next_sentence_label` (B,; 0 = IsNext)
-    are given (as HF); `mlm_loss` / `nsp_loss` are each set when its own labels are given."""
+    are given (as HF); `mlm_loss` / `nsp_loss` are each set when its own labels are given.
+
+    `masked_only` (attribute, default False): when True and labels are given, the MLM head decodes only at the N
+    labelled positions, row-major, and the logits are (N, V): the same loss for a fraction of the decoder's cost;
+    set once by whoever builds the model for pre-training (`model.masked_only = True`)."""
 
     hf_architecture = "BertForPreTraining"
 
@@ -127,14 +166,17 @@ class BertForPreTraining(_MLMMixin, BertPreTrainedModel):
         self.mlm_head = MaskedLMHead(config.hidden_size, config.vocab_size, config.hidden_act, config.layer_norm_eps)
         self.nsp_head = NextSentenceHead(config.hidden_size)
         self.init_weights(self.mlm_head, self.nsp_head)
+        self.masked_only = False                                            # see the class docstring
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
                 position_ids: Tensor | None = None, labels: Tensor | None = None,
                 next_sentence_label: Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False, masked_only: bool = False) -> PreTrainingOutput:
+                output_attentions: bool = False) -> PreTrainingOutput:
         out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
                         output_attentions)
-        prediction_logits, loss_mlm = self._mlm(out.last_hidden_state, labels, masked_only)
+        E = self.bert.embeddings.word_embeddings.weight                     # (V, C), the tied decoder weight
+        prediction_logits, loss_mlm = mlm_logits_and_loss(self.mlm_head, out.last_hidden_state, E, labels,
+                                                          self.masked_only)
         nsp_logits = self.nsp_head(out.pooler_output)                       # (B, 2)
         loss_nsp = None
         if next_sentence_label is not None:
@@ -145,8 +187,12 @@ class BertForPreTraining(_MLMMixin, BertPreTrainedModel):
                                  loss_mlm, loss_nsp)
 
 
-class BertForMaskedLM(_MLMMixin, BertPreTrainedModel):
-    """BERT (no pooler, as HF) + `mlm_head`; loss = L_MLM when `labels` are given (−100 = not predicted)."""
+class BertForMaskedLM(BertPreTrainedModel):
+    """BERT (no pooler, as HF) + `mlm_head`; loss = L_MLM when `labels` are given (−100 = not predicted).
+
+    `masked_only` (attribute, default False): when True and labels are given, the MLM head decodes only at the N
+    labelled positions, row-major, and the logits are (N, V): the same loss for a fraction of the decoder's cost;
+    set once by whoever builds the model for pre-training (`model.masked_only = True`)."""
 
     hf_architecture = "BertForMaskedLM"
 
@@ -156,13 +202,15 @@ class BertForMaskedLM(_MLMMixin, BertPreTrainedModel):
         self.bert = BertModel(config, add_pooling_layer=False)
         self.mlm_head = MaskedLMHead(config.hidden_size, config.vocab_size, config.hidden_act, config.layer_norm_eps)
         self.init_weights(self.mlm_head)
+        self.masked_only = False                                            # see the class docstring
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
                 position_ids: Tensor | None = None, labels: Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False, masked_only: bool = False) -> MaskedLMOutput:
+                output_attentions: bool = False) -> MaskedLMOutput:
         out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
                         output_attentions)
-        logits, loss = self._mlm(out.last_hidden_state, labels, masked_only)
+        E = self.bert.embeddings.word_embeddings.weight                     # (V, C), the tied decoder weight
+        logits, loss = mlm_logits_and_loss(self.mlm_head, out.last_hidden_state, E, labels, self.masked_only)
         return MaskedLMOutput(loss, logits, out.hidden_states, out.attentions)
 
 
@@ -280,4 +328,5 @@ class BertForQuestionAnswering(BertPreTrainedModel):
 
 
 __all__ = ["BertForPreTraining", "BertForMaskedLM", "BertForSequenceClassification", "BertForTokenClassification",
-           "BertForQuestionAnswering", "MaskedLMHead", "NextSentenceHead", "mlm_loss", "IGNORE_INDEX"]
+           "BertForQuestionAnswering", "MaskedLMHead", "NextSentenceHead", "mlm_loss", "mlm_logits_and_loss",
+           "IGNORE_INDEX"]

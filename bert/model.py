@@ -24,6 +24,7 @@ from .embeddings import BertEmbeddings
 from .layers import Encoder
 from .outputs import BaseModelOutputWithPooling
 from .position import LearnedPositionEmbedding
+from .validation import validates
 
 
 def _is_integer(t: Tensor) -> bool:
@@ -33,7 +34,11 @@ def _is_integer(t: Tensor) -> bool:
 def check_inputs(config: BertConfig, input_ids: Tensor, attention_mask: Tensor | None = None,
                  token_type_ids: Tensor | None = None, position_ids: Tensor | None = None) -> None:
     """Check the model's inputs at the boundary, so a bad batch fails here with a message naming the argument,
-    what was expected and what came — not as an index error deep inside an embedding or a matmul."""
+    what was expected and what came — not as an index error deep inside an embedding or a matmul.
+
+    Types, shapes and dtypes are always checked (metadata: no data is read). Values — ids in range, a 0/1 mask —
+    are checked where `bert.validation.validates` allows reading them back: by default on CPU, not on CUDA
+    (a device sync each; `with bert.validation.validation(True):` turns them on there, to find a bad batch)."""
     if not isinstance(input_ids, Tensor):
         raise TypeError(f"input_ids must be a torch.Tensor of token ids, got {type(input_ids).__name__}")
     if not _is_integer(input_ids):
@@ -44,11 +49,6 @@ def check_inputs(config: BertConfig, input_ids: Tensor, attention_mask: Tensor |
     if T > config.max_position_embeddings:
         raise ValueError(f"input_ids has seq_len {T}, more than max_position_embeddings = "
                          f"{config.max_position_embeddings} (the position table's size); truncate the input")
-    # Value checks read the data back (a device sync, a graph break): skipped while torch.compile traces.
-    check_values = not torch.compiler.is_compiling()
-    lo, hi = (int(input_ids.min()), int(input_ids.max())) if check_values else (0, 0)
-    if lo < 0 or hi >= config.vocab_size:
-        raise ValueError(f"input_ids must lie in [0, vocab_size={config.vocab_size}), got values in [{lo}, {hi}]")
     for name, t in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
         if t is None:
             continue
@@ -56,34 +56,49 @@ def check_inputs(config: BertConfig, input_ids: Tensor, attention_mask: Tensor |
             raise TypeError(f"{name} must be a torch.Tensor or None, got {type(t).__name__}")
         if tuple(t.shape) != (B, T):
             raise ValueError(f"{name} must have the shape of input_ids, {(B, T)}, got {tuple(t.shape)}")
-    if check_values and attention_mask is not None and attention_mask.dtype != torch.bool:
-        if attention_mask.is_complex() or bool(((attention_mask != 0) & (attention_mask != 1)).any()):
-            raise ValueError("attention_mask must be bool or hold only 0 (padding) and 1 (token), got values "
-                             f"{torch.unique(attention_mask)[:8].tolist()}")
-    if token_type_ids is not None:
-        if not _is_integer(token_type_ids):
-            raise TypeError(f"token_type_ids must be an integer tensor, got dtype {token_type_ids.dtype}")
-        lo, hi = (int(token_type_ids.min()), int(token_type_ids.max())) if check_values else (0, 0)
-        if lo < 0 or hi >= config.type_vocab_size:
-            raise ValueError(f"token_type_ids must lie in [0, type_vocab_size={config.type_vocab_size}), got "
-                             f"values in [{lo}, {hi}]")
+    if token_type_ids is not None and not _is_integer(token_type_ids):
+        raise TypeError(f"token_type_ids must be an integer tensor, got dtype {token_type_ids.dtype}")
     if position_ids is not None:
         if not isinstance(position_ids, Tensor):
             raise TypeError(f"position_ids must be a torch.Tensor or None, got {type(position_ids).__name__}")
         if position_ids.dim() != 2 or position_ids.shape[0] not in (1, B) or position_ids.shape[1] != T:
             raise ValueError(f"position_ids must have shape (batch, seq_len) = {(B, T)} or (1, {T}), got "
                              f"{tuple(position_ids.shape)}")  # its values are checked by the position table
+    if validates(input_ids):
+        _check_values(config, input_ids, attention_mask, token_type_ids)
+
+
+def _check_values(config: BertConfig, input_ids: Tensor, attention_mask: Tensor | None,
+                  token_type_ids: Tensor | None) -> None:
+    """The value checks of `check_inputs` (they read data back)."""
+    _check_range("input_ids", input_ids, "vocab_size", config.vocab_size)
+    if token_type_ids is not None:
+        _check_range("token_type_ids", token_type_ids, "type_vocab_size", config.type_vocab_size)
+    if attention_mask is not None and attention_mask.dtype != torch.bool:
+        if attention_mask.is_complex() or bool(((attention_mask != 0) & (attention_mask != 1)).any()):
+            raise ValueError("attention_mask must be bool or hold only 0 (padding) and 1 (token), got values "
+                             f"{torch.unique(attention_mask)[:8].tolist()}")
+
+
+def _check_range(name: str, ids: Tensor, size_name: str, size: int) -> None:
+    lo, hi = (int(v) for v in torch.aminmax(ids))                             # min and max in one pass
+    if lo < 0 or hi >= size:
+        raise ValueError(f"{name} must lie in [0, {size_name}={size}), got values in [{lo}, {hi}]")
 
 
 def padding_mask(attention_mask: Tensor | None) -> Tensor | None:
     """(B, T) 1 = token, 0 = padding → bool keep-mask (B, 1, 1, T), True = may attend (every query, every head).
 
-    None when there is no mask or nothing is padded: the attention kernels are fastest without one.
+    None when there is no mask, and — where reading the mask back is allowed (`validates`: by default on CPU,
+    where it costs microseconds) — when nothing is padded: the attention kernels are fastest without a mask.
+    On CUDA the all-ones check would be a device sync, so by default the mask is kept (the same answer; the
+    fused kernel then runs the memory-efficient kernel rather than flash): pass attention_mask=None for a batch
+    without padding, or `with bert.validation.validation(True):` to have it checked.
     """
     if attention_mask is None:
         return None
     keep = attention_mask.bool()
-    if not torch.compiler.is_compiling() and bool(keep.all()):  # data-dependent: decided eagerly only
+    if validates(keep) and bool(keep.all()):
         return None
     return keep[:, None, None, :]                                             # (B, T) -> (B, 1, 1, T)
 

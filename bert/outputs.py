@@ -51,7 +51,8 @@ class BaseModelOutputWithPooling(ModelOutput):
 @dataclass
 class PreTrainingOutput(ModelOutput):
     """BertForPreTraining: loss = mlm_loss + nsp_loss (when both labels are given); prediction_logits (B, T, V)
-    — or (N, V) for the N masked positions with `masked_only=True`; seq_relationship_logits (B, 2)."""
+    — or (N, V) for the N labelled positions when the model's `masked_only` is True; seq_relationship_logits
+    (B, 2)."""
     loss: Tensor | None = None
     prediction_logits: Tensor | None = None
     seq_relationship_logits: Tensor | None = None
@@ -64,7 +65,7 @@ class PreTrainingOutput(ModelOutput):
 @dataclass
 class MaskedLMOutput(ModelOutput):
     """BertForMaskedLM: loss (MLM cross-entropy over the positions whose label is not -100); logits (B, T, V) —
-    or (N, V) with `masked_only=True`."""
+    or (N, V) when the model's `masked_only` is True (also DistilBertForMaskedLM's output)."""
     loss: Tensor | None = None
     logits: Tensor | None = None
     hidden_states: tuple[Tensor, ...] | None = None

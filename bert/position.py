@@ -12,7 +12,8 @@ Both are called the same way, `module(position_ids) -> (..., dim)`, so a model c
   (article 004 §3.3.2). For an odd `dim` the last column is the sine of the unpaired index 2i = d − 1.
 
 Positions must lie in [0, max_len): a position outside the table is a ValueError naming it, never a silent
-wrap-around or an index error deep inside `F.embedding`.
+wrap-around or an index error deep inside `F.embedding` — checked where values may be read back
+(`bert.validation.validates`: by default on CPU; on CUDA the embedding kernel's own index assert remains).
 """
 
 from __future__ import annotations
@@ -23,15 +24,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .validation import validates
+
 
 def _check_positions(position_ids: Tensor, max_len: int) -> None:
     if not isinstance(position_ids, Tensor):
         raise TypeError(f"position_ids must be a torch.Tensor of integer positions, got {type(position_ids).__name__}")
     if position_ids.is_floating_point() or position_ids.is_complex() or position_ids.dtype == torch.bool:
         raise TypeError(f"position_ids must be an integer tensor, got dtype {position_ids.dtype}")
-    if position_ids.numel() and not torch.compiler.is_compiling() and (int(position_ids.min()) < 0 or int(position_ids.max()) >= max_len):
-        raise ValueError(f"position_ids must lie in [0, max_len={max_len}), got values in "
-                         f"[{int(position_ids.min())}, {int(position_ids.max())}]")
+    if position_ids.numel() and validates(position_ids):                  # a value check: see bert/validation.py
+        lo, hi = (int(v) for v in torch.aminmax(position_ids))
+        if lo < 0 or hi >= max_len:
+            raise ValueError(f"position_ids must lie in [0, max_len={max_len}), got values in [{lo}, {hi}]")
 
 
 def sinusoidal_table(max_len: int, dim: int, base: float = 10000.0) -> Tensor:

@@ -1,8 +1,11 @@
 """DistilBERT and knowledge distillation, built on the `bert` package: config, model (BERT's blocks, half the
-layers), the student built from a teacher, the three losses, and the trainer (`python -m distil.train`)."""
+layers), the student built from a teacher, the three losses, the Distiller (their weighted sum) and its training
+step (`python -m distil.train`). `mlm_loss` is BERT's own (`bert.heads.mlm_loss`), re-exported for the triple loss."""
+
+from bert.heads import mlm_loss
 
 from .config import DistilBertConfig, count_parameters
-from .losses import cosine_loss, mlm_loss, soft_target_loss
+from .losses import cosine_loss, soft_target_loss
 from .model import DistilBertForMaskedLM, DistilBertForSequenceClassification, DistilBertModel
 from .student import default_layers, student_from_teacher
 

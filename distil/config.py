@@ -22,7 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bert.config import ATTN_IMPLEMENTATIONS, HIDDEN_ACTS, BertConfig, JsonConfig
+from bert.attention import IMPLEMENTATIONS
+from bert.config import BertConfig, JsonConfig
+from bert.layers import ACTIVATIONS
 
 LAYER_NORM_EPS = 1e-12  # DistilBERT's LayerNorm epsilon: a constant there, not a config field
 
@@ -63,10 +65,10 @@ class DistilBertConfig(JsonConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
                 raise ValueError(f"DistilBertConfig.{name} must be in [0, 1), got {value!r}")
-        if self.activation not in HIDDEN_ACTS:
-            raise ValueError(f"DistilBertConfig.activation must be one of {HIDDEN_ACTS}, got {self.activation!r}")
-        if self.attn_implementation not in ATTN_IMPLEMENTATIONS:
-            raise ValueError(f"DistilBertConfig.attn_implementation must be one of {ATTN_IMPLEMENTATIONS}, "
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"DistilBertConfig.activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        if self.attn_implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"DistilBertConfig.attn_implementation must be one of {IMPLEMENTATIONS}, "
                              f"got {self.attn_implementation!r}")
         if not isinstance(self.pad_token_id, int) or not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(f"DistilBertConfig.pad_token_id must be an int in [0, vocab_size={self.vocab_size}), "

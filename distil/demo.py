@@ -28,13 +28,15 @@ import torch
 
 from bert import BertForMaskedLM
 from bert.pretraining.cli import pretrain
-from bert.pretraining.metrics import read_metrics, save_figure
+from bert.timing import interleaved_times
+from bert.training import evaluate_mlm, read_metrics
+from bert.training.metrics import figure, save_figure
 from tokenization import BertTokenizer
+from tokenization.files import write_text
 
 from .model import DistilBertForMaskedLM
-from .timing import interleaved_times
+from .tasks import mlm_data
 from .train import distil
-from .trainer import evaluate_mlm, mlm_data
 
 TEACHER = {"vocab_size": 8192, "hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 2,
            "intermediate_size": 512, "max_position_embeddings": 128}
@@ -55,23 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def plot(teacher_metrics: str, student_metrics: str, ratios: dict[str, float], png: str) -> str:
     """Left: held-out MLM accuracy against wall time (teacher pre-training, then student distillation). Right: the
     student's parameters, inference times and accuracy as fractions of the teacher's."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     t_eval, s_eval = read_metrics(teacher_metrics, "eval"), read_metrics(student_metrics, "eval")
     t_end = t_eval[-1]["time"] / 60 if t_eval else 0.0
-    fig, (ax, ax_bar) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=90, gridspec_kw={"width_ratios": [3, 2]})
+    fig, (ax, ax_bar) = figure(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [3, 2]})
     ax.plot([r["time"] / 60 for r in t_eval], [r["mlm_acc"] for r in t_eval], "o-", ms=3,
             label="teacher (4 layers), pre-training")
     ax.plot([t_end + r["time"] / 60 for r in s_eval], [r["mlm_acc"] for r in s_eval], "s-", ms=3,
@@ -92,7 +83,7 @@ def stdlib_part(args: argparse.Namespace) -> str:
     teacher_dir, student_dir = os.path.join(args.out, "teacher"), os.path.join(args.out, "student")
     os.makedirs(args.out, exist_ok=True)
     config = os.path.join(args.out, "teacher_config.json")
-    _write(config, json.dumps({**TEACHER, "max_position_embeddings": max(TEACHER["max_position_embeddings"],
+    write_text(config, json.dumps({**TEACHER, "max_position_embeddings": max(TEACHER["max_position_embeddings"],
                                                                           args.seq_len)}))
     print(f"[1/3] pre-training a 4-layer BERT teacher on {' '.join(args.corpus)} for {args.teacher_minutes} min",
           flush=True)
@@ -109,11 +100,12 @@ def stdlib_part(args: argparse.Namespace) -> str:
     _, heldout, _ = mlm_data(args.corpus, tokenizer, args.seq_len)
     teacher = BertForMaskedLM.from_pretrained(teacher_dir).eval()
     student = DistilBertForMaskedLM.from_pretrained(student_dir).eval()
-    t_acc = evaluate_mlm(teacher, heldout, segments=True)["mlm_acc"]
+    t_acc = evaluate_mlm(teacher, heldout)["mlm_acc"]
     s_acc = evaluate_mlm(student, heldout)["mlm_acc"]
     s_init = read_metrics(os.path.join(student_dir, "metrics.jsonl"), "eval")[0]["mlm_acc"]   # step 0
     encoder_inputs = [{"input_ids": b["input_ids"], "attention_mask": b["attention_mask"]} for b in heldout[:4]]
-    fill_inputs = [{**x, "labels": b["labels"], "masked_only": True} for x, b in zip(encoder_inputs, heldout)]
+    fill_inputs = [{**x, "labels": b["labels"]} for x, b in zip(encoder_inputs, heldout)]
+    teacher.masked_only = student.masked_only = True             # fill the [MASK]s: decode only there
     fill = interleaved_times({"teacher": teacher, "student": student}, fill_inputs, rounds=3)
     bare = interleaved_times({"teacher": teacher.bert, "student": student.distilbert}, encoder_inputs, rounds=3)
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
@@ -169,7 +161,7 @@ def main(argv: list[str] | None = None) -> str:
     if args.data:
         parts.append(sst2_part(args))
     report = "# make demo\n\n" + "\n\n".join(parts) + f"\n\nTotal time: {(time.perf_counter() - start) / 60:.1f} min.\n"
-    _write(os.path.join(args.out, "report.md"), report)
+    write_text(os.path.join(args.out, "report.md"), report)
     print("\n" + report, flush=True)
     return report
 

@@ -14,6 +14,7 @@ import sys
 from torch import nn
 
 from bert.finetune import build_parser, load_classifier, run
+from bert.training.runs import run_cli
 
 from .model import DistilBertForSequenceClassification
 
@@ -34,7 +35,8 @@ def load_any_classifier(path: str, num_labels: int | None) -> nn.Module:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    return run(build_parser("python -m distil.finetune").parse_args(argv), load=load_any_classifier)
+    return run_cli("distil.finetune",
+                   lambda a: run(build_parser("python -m distil.finetune").parse_args(a), load=load_any_classifier), argv)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ DistilBERT's student is trained on a linear combination (Sanh et al. 2019, §3 "
 
 - `soft_target_loss` — L_ce, the distillation loss of Hinton, Vinyals & Dean 2015, "Distilling the Knowledge in
   a Neural Network", §2: the student matches the teacher's *softened* distribution softmax(z/T).
-- `mlm_loss` — L_mlm, BERT's masked-language-model cross-entropy on the masked positions only (Devlin et al.
-  2019 §3.1, Task #1; article 003 §4.2, with erratum 8: the loss is taken only at the masked positions).
+- L_mlm — BERT's masked-language-model cross-entropy on the masked positions only: `bert.heads.mlm_loss`, the
+  one MLM loss of the project (Devlin et al. 2019 §3.1, Task #1; article 003 §4.2, with erratum 8), not
+  repeated here.
 - `cosine_loss` — L_cos, which aligns the directions of the student's and the teacher's hidden states.
 
 Articles 000 §2 (核心概念与联系) and 002 §2–§3 (核心概念与联系, 核心算法原理具体操作步骤) name "Teacher–Student"
@@ -25,10 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-
-def _upcast(x: Tensor) -> Tensor:
-    """fp16/bf16 -> fp32 for the softmax and the sums; fp32/fp64 stay as they are."""
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+from bert.heads import _upcast  # fp16/bf16 -> fp32 for the softmax and the sums
 
 
 def _select(x: Tensor, mask: Tensor | None, name: str) -> Tensor:
@@ -83,29 +81,6 @@ def soft_target_loss(student_logits: Tensor, teacher_logits: Tensor, temperature
     log_p_t = F.log_softmax(_upcast(t) / temperature, dim=-1)                  # log softmax(t/T)
     kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1)                        # KL(p_t ‖ p_s) per position  (N,)
     return temperature ** 2 * kl.mean()                                       # T² · mean
-
-
-def mlm_loss(logits: Tensor, labels: Tensor, ignore_index: int = -100) -> Tensor:
-    """L_mlm = −(1/|M|) Σ_{i∈M} log softmax(logits_i)[x_i], over the masked positions M only.
-
-    Devlin et al. 2019 §3.1 (Task #1, masked LM); article 003 §4.2 writes −log softmax(Wx + b) and leaves out
-    that it is taken only at the masked positions, for the original token (erratum 8). `labels` (*,) hold the
-    original token id at masked positions and `ignore_index` (−100, the project's convention) elsewhere.
-    Returns 0 (attached to the graph) when no position is masked, rather than the 0/0 = NaN of a plain mean.
-    """
-    if not isinstance(logits, Tensor) or not logits.is_floating_point():
-        raise TypeError("logits must be a floating-point tensor")
-    if not isinstance(labels, Tensor) or labels.is_floating_point() or labels.dtype == torch.bool:
-        raise TypeError(f"labels must be an integer tensor, got "
-                        f"{labels.dtype if isinstance(labels, Tensor) else type(labels).__name__}")
-    if labels.shape != logits.shape[:-1]:
-        raise ValueError(f"labels must have the shape of logits without its last dim, {tuple(logits.shape[:-1])}, "
-                         f"got {tuple(labels.shape)}")
-    keep = labels != ignore_index                                             # M  (*,)
-    if not bool(keep.any()):
-        return logits.sum() * 0.0
-    log_p = F.log_softmax(_upcast(logits[keep]), dim=-1)                       # (|M|, V)
-    return -log_p.gather(-1, labels[keep].long()[:, None]).mean()             # −mean log p(x_i | x_\M)
 
 
 def cosine_loss(student_hidden: Tensor, teacher_hidden: Tensor, mask: Tensor | None = None) -> Tensor:

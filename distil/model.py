@@ -30,18 +30,17 @@ import re
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bert.checkpoint import CONFIG_NAME, SAFE_WEIGHTS_NAME, _atomic_save_safetensors, swap_prefix
+from bert.checkpoint import CONFIG_NAME, SAFE_WEIGHTS_NAME, swap_prefix, write_safetensors
 from bert.embeddings import BertEmbeddings
-from bert.heads import IGNORE_INDEX, MaskedLMHead, _check_labels, sequence_classification_loss
+from bert.heads import MaskedLMHead, mlm_logits_and_loss, sequence_classification_loss
 from bert.layers import Encoder, block_arguments
 from bert.model import BertPreTrainedModel, check_inputs, padding_mask
 from bert.outputs import MaskedLMOutput, ModelOutput, SequenceClassifierOutput
 from bert.position import sinusoidal_table
 
-from .config import DistilBertConfig
+from .config import LAYER_NORM_EPS, DistilBertConfig
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +145,7 @@ class DistilBertPreTrainedModel(BertPreTrainedModel):
         if self.config.sinusoidal_pos_embds:  # transformers keeps the fixed table as a weight: give it one
             prefix = "distilbert." if hasattr(self, "distilbert") else ""
             tensors[prefix + POSITION_KEY] = sinusoidal_table(self.config.max_position_embeddings, self.config.dim)
-        _atomic_save_safetensors(tensors, os.path.join(directory, SAFE_WEIGHTS_NAME))
+        write_safetensors(tensors, os.path.join(directory, SAFE_WEIGHTS_NAME))
         dataclasses.replace(self.config, architectures=[self.hf_architecture]).save(os.path.join(directory,
                                                                                                  CONFIG_NAME))
 
@@ -176,7 +175,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
         self.config = config
         self.embeddings = BertEmbeddings(config.vocab_size, config.dim, config.max_position_embeddings,
                                          type_vocab_size=0, pad_token_id=config.pad_token_id,
-                                         layer_norm_eps=1e-12, dropout=config.dropout,
+                                         layer_norm_eps=LAYER_NORM_EPS, dropout=config.dropout,
                                          sinusoidal_positions=config.sinusoidal_pos_embds)
         bert_view = config.to_bert_config()
         self.transformer = Encoder(config.n_layers, **block_arguments(bert_view))
@@ -199,8 +198,13 @@ class DistilBertModel(DistilBertPreTrainedModel):
 
 class DistilBertForMaskedLM(DistilBertPreTrainedModel):
     """DistilBERT + BERT's MLM head (HF: vocab_transform → act → vocab_layer_norm → vocab_projector, the
-    projector's weight tied to the word embeddings). loss = −(1/|M|) Σ_{i∈M} log softmax(logits_i)[labels_i] over
-    the positions whose label is not −100 (Devlin et al. 2019 §3.1; article 003 §4.2, erratum 8)."""
+    projector's weight tied to the word embeddings). loss = Σ_{i∈M} −log softmax(logits_i)[labels_i] / max(|M|, 1)
+    over the positions M whose label is not −100 (Devlin et al. 2019 §3.1; article 003 §4.2, erratum 8): bert/heads.py
+    `mlm_logits_and_loss`, shared with BERT's MLM classes.
+
+    `masked_only` (attribute, default False): when True and labels are given, the MLM head decodes only at the N
+    labelled positions, row-major, and the logits are (N, V): the same loss for a fraction of the decoder's cost;
+    set once by whoever builds the model for pre-training or distillation (`model.masked_only = True`)."""
 
     hf_architecture = "DistilBertForMaskedLM"
 
@@ -211,29 +215,17 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
                              "word-embedding table, as in every released DistilBERT) is supported, got False")
         self.config = config
         self.distilbert = DistilBertModel(config)
-        self.mlm_head = MaskedLMHead(config.dim, config.vocab_size, config.activation, 1e-12)
+        self.mlm_head = MaskedLMHead(config.dim, config.vocab_size, config.activation, LAYER_NORM_EPS)
         self.init_weights(self.mlm_head)
+        self.masked_only = False                                              # see the class docstring
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, position_ids: Tensor | None = None,
-                labels: Tensor | None = None, output_hidden_states: bool = False, output_attentions: bool = False,
-                masked_only: bool = False) -> MaskedLMOutput:
-        """As BertForMaskedLM: logits (B, T, V), or with `masked_only=True` (needs labels) only at the N positions
-        whose label is not −100, in row-major order, (N, V) — the same loss for a fraction of the decoder's cost."""
+                labels: Tensor | None = None, output_hidden_states: bool = False,
+                output_attentions: bool = False) -> MaskedLMOutput:
+        """As BertForMaskedLM: logits (B, T, V), or (N, V) at the labelled positions with `self.masked_only`."""
         out = self.distilbert(input_ids, attention_mask, position_ids, output_hidden_states, output_attentions)
         E = self.distilbert.embeddings.word_embeddings.weight                 # (V, C), the tied projector weight
-        h = out.last_hidden_state
-        if labels is not None:
-            _check_labels("labels", labels, tuple(input_ids.shape), self.config.vocab_size)
-        if masked_only:
-            if labels is None:
-                raise ValueError("masked_only=True needs labels (it decodes only where labels != -100)")
-            where = labels != IGNORE_INDEX                                    # (B, T) bool
-            h, labels = h[where], labels[where]                               # (B, T, C) -> (N, C); (N,)
-        logits = self.mlm_head(h, E)                                          # (…, C) -> (…, V)
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),  # (B·T, V), (B·T,)
-                                   ignore_index=IGNORE_INDEX)
+        logits, loss = mlm_logits_and_loss(self.mlm_head, out.last_hidden_state, E, labels, self.masked_only)
         return MaskedLMOutput(loss, logits, out.hidden_states, out.attentions)
 
 

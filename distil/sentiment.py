@@ -7,7 +7,10 @@
    temperature T, the true labels, and the cosine between last hidden states);
 3. the same student (same initialisation, same batches, same steps) trained on the hard labels alone — what
    distillation adds;
-4. parameters, SST-2 dev accuracy / F1 and inference time per batch (interleaved, `distil.timing`).
+4. parameters, SST-2 dev accuracy / F1 and inference time per batch (interleaved, `bert.timing`).
+
+All three train with the one training loop (`bert.finetune.fine_tune` → bert/training/loop.py) on the same batch
+plan; the distilled student's step is `distil.tasks.DistillationStep`.
 
 Sanh et al. 2019 §4 (Table 1: DistilBERT keeps 97% of BERT's GLUE score, 91.3 vs 93.5 dev accuracy on SST-2);
 Hinton et al. 2015 §2. `benchmarks/distil.py` runs it with the full budget, `python -m distil.demo --data DIR`
@@ -24,13 +27,14 @@ from typing import Callable
 import torch
 
 from bert import BertForSequenceClassification
-from bert.finetune import (classification_metrics, encode, pad_batch, predict, read_tsv, train_classifier,
-                           training_batches)
+from bert.finetune import ClassificationData, evaluate_classifier, fine_tune, read_tsv
+from bert.timing import interleaved_times
+from bert.training import TrainingArguments, pad_batch
 from tokenization import BertTokenizer
 
 from .distiller import Distiller
 from .student import student_from_teacher
-from .timing import interleaved_times
+from .tasks import DistillationStep
 
 
 @dataclass
@@ -49,6 +53,7 @@ class Budget:
     timing_rounds: int = 3             # interleaved rounds over the dev batches
     timing_batches: int = 14           # dev batches of batch_size timed (14 × 32 = 448 sentences)
     seed: int = 0
+    progress: bool = True              # progress bars while training
 
 
 def default_teacher_dir() -> str:
@@ -67,22 +72,20 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
         raise OSError(f"no SST-2 in {data_dir!r}: expected {sst2}/train.tsv and dev.tsv")
     model_dir = os.fspath(model_dir or default_teacher_dir())
     torch.manual_seed(budget.seed)
-    train = read_tsv(os.path.join(sst2, "train.tsv"), limit=budget.train_limit)
-    dev = read_tsv(os.path.join(sst2, "dev.tsv"))
     tok = BertTokenizer.from_pretrained(model_dir, backend="fast")
-    train_ids, dev_ids = encode(tok, train.sentences, budget.max_length), encode(tok, dev.sentences, budget.max_length)
-    pad = tok.pad_token_id
+    train = ClassificationData(read_tsv(os.path.join(sst2, "train.tsv"), limit=budget.train_limit), tok,
+                               budget.max_length)
+    dev = ClassificationData(read_tsv(os.path.join(sst2, "dev.tsv")), tok, budget.max_length)
 
-    def batches():  # the same sentence order for every run
-        return training_batches(train_ids, train.labels, budget.batch_size, budget.seed, pad)
+    def train_model(model, steps: int, lr: float, name: str, step=None) -> None:  # the same batches every run
+        args = TrainingArguments(out=None, max_steps=steps, lr=lr, warmup=0.1, weight_decay=0.01, seed=budget.seed,
+                                 eval_every=0, log_every=50, progress=budget.progress, desc=f"SST-2 {name}")
+        fine_tune(model, train, args, budget.batch_size, **({"step": step} if step else {}), device=device)
 
     def score(model) -> dict:
-        return classification_metrics(predict(model, dev_ids, pad_id=pad, device=device).argmax(-1), dev.labels, 2)
+        return evaluate_classifier(model, dev, device)
 
-    def progress(name):
-        return lambda r: log(f"  {name} step {r['step']}: loss {r['loss']:.4f} ({r['seconds']:.0f}s)")
-
-    results: dict = {"budget": asdict(budget), "teacher_dir": model_dir, "train_sentences": len(train)}
+    results: dict = {"budget": asdict(budget), "teacher_dir": model_dir, "train_sentences": train.num_examples(0)}
 
     t0 = time.perf_counter()
     if finetuned_teacher:
@@ -92,8 +95,7 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
     else:
         log(f"[1/3] fine-tuning the teacher ({budget.teacher_steps} steps)")
         teacher = BertForSequenceClassification.from_pretrained(model_dir, num_labels=2).to(device)
-        train_classifier(teacher, batches(), budget.teacher_steps, budget.teacher_lr, log=progress("teacher"),
-                         device=device)
+        train_model(teacher, budget.teacher_steps, budget.teacher_lr, "teacher")
     results["teacher"] = {**score(teacher), "seconds": time.perf_counter() - t0,
                           "layers": teacher.config.num_hidden_layers,
                           "parameters": sum(p.numel() for p in teacher.parameters())}
@@ -102,11 +104,10 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
 
     log(f"[2/3] distilling a half-depth student ({budget.student_steps} steps)")
     student = student_from_teacher(teacher)
-    distiller = Distiller(student, teacher, budget.alpha_ce, budget.alpha_mlm, budget.alpha_cos, budget.temperature)
+    distiller = Distiller(budget.alpha_ce, budget.alpha_mlm, budget.alpha_cos, budget.temperature)
     t0 = time.perf_counter()
-    train_classifier(distiller, batches(), budget.student_steps, budget.student_lr, log=progress("distilled"),
-                     loss_fn=lambda m, b: m(b["input_ids"], b["attention_mask"], labels=b["labels"]).loss,
-                     device=device)
+    train_model(student, budget.student_steps, budget.student_lr, "distilled student",
+                step=DistillationStep(teacher, distiller))
     results["student_distilled"] = {**score(student), "seconds": time.perf_counter() - t0,
                                     "layers": student.config.n_layers, "teacher_layers": student.teacher_layers,
                                     "parameters": sum(p.numel() for p in student.parameters())}
@@ -115,14 +116,14 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
     log(f"[3/3] the same student on the hard labels alone ({budget.student_steps} steps)")
     hard = student_from_teacher(teacher)
     t0 = time.perf_counter()
-    train_classifier(hard, batches(), budget.student_steps, budget.student_lr, log=progress("hard labels"),
-                     device=device)
+    train_model(hard, budget.student_steps, budget.student_lr, "hard-label student")
     results["student_hard"] = {**score(hard), "seconds": time.perf_counter() - t0, "layers": hard.config.n_layers,
                                "parameters": sum(p.numel() for p in hard.parameters())}
     log(f"  hard-label student dev accuracy {results['student_hard']['accuracy']:.4f}")
 
-    timing_batches = [{k: v.to(device) for k, v in pad_batch(dev_ids[i:i + budget.batch_size], pad).items()}
-                      for i in range(0, min(len(dev_ids), budget.timing_batches * budget.batch_size),
+    timing_batches = [{k: v.to(device) for k, v in
+                       pad_batch([{"input_ids": x} for x in dev.ids[i:i + budget.batch_size]], dev.pad_id).items()}
+                      for i in range(0, min(len(dev.ids), budget.timing_batches * budget.batch_size),
                                      budget.batch_size)]
     times = interleaved_times({"teacher": teacher, "student": student}, timing_batches, budget.timing_rounds)
     results["timing"] = {"batch_size": budget.batch_size, "batches": len(timing_batches),

@@ -14,7 +14,7 @@ and the true labels take the place of the MLM loss):
 The student is `student_from_teacher(teacher, layers)` — the teacher's embeddings (segment 0 folded into the
 positions), every other layer by default, and its head — unless `--student DIR` names a DistilBERT to continue.
 The loss is α_ce·L_ce + α_mlm·L_mlm + α_cos·L_cos with the published defaults 5.0 / 2.0 / 1.0 and temperature 2.0
-(distil/losses.py, distil/distiller.py). The loop is the pre-training Trainer (bert/pretraining/trainer.py):
+(distil/losses.py, distil/distiller.py). The loop is the one training loop (bert/training/loop.py):
 --resume, metrics.jsonl + metrics.png, a progress bar, atomic checkpoints, and `torchrun --nproc_per_node=N -m
 distil.train …` for several processes. OUT/ ends up a `from_pretrained` DistilBERT folder (transformers loads it
 too) with vocab.txt, run.json (settings, data, the teacher's and the student's scores), metrics.jsonl and metrics.png.
@@ -31,17 +31,18 @@ from typing import Any
 import torch
 
 from bert import BertForMaskedLM, BertForSequenceClassification
-from bert.pretraining import ShardedBatches, Trainer, TrainingArguments
+from bert.finetune import ClassificationData, evaluate_classifier
 from bert.pretraining.corpus import STDLIB
-from bert.pretraining.distributed import init_distributed, shutdown
-from bert.pretraining.cli import run_cli
-from bert.pretraining.trainer import PRECISIONS
+from bert.training import ShardedBatches, Trainer, TrainingArguments, evaluate_mlm
+from bert.training.distributed import init_distributed, shutdown
+from bert.training.loop import PRECISIONS
+from bert.training.runs import check_resume, run_cli, write_run
 from tokenization import BertTokenizer
 
 from .distiller import Distiller
 from .model import DistilBertForMaskedLM, DistilBertForSequenceClassification
 from .student import student_from_teacher
-from .trainer import ClassificationData, PartsLog, evaluate_classifier, evaluate_mlm, mlm_data, plot_distillation
+from .tasks import DistillationStep, mlm_data, plot_distillation
 
 # settings that decide the data, the models or the batches: a resumed run must keep them
 RESUME_KEYS = ("mode", "teacher", "student", "layers", "corpus", "seq_len", "train", "max_length", "seed",
@@ -106,26 +107,6 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _write_json(path: str, obj: Any) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
-
-
-def _check_resume(args: argparse.Namespace) -> None:
-    path = os.path.join(args.out, "run.json")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"--resume: {path!r} not found; is {args.out!r} the folder of an earlier run?")
-    with open(path, encoding="utf-8") as f:
-        before = json.load(f)["args"]
-    now = vars(args)
-    changed = [f"--{k.replace('_', '-')}: {before.get(k)!r} then, {now.get(k)!r} now" for k in RESUME_KEYS
-               if before.get(k) != now.get(k)]
-    if changed:
-        raise ValueError("--resume needs the settings of the run it continues; changed: " + "; ".join(changed))
-
-
 def build_models(args: argparse.Namespace) -> tuple[torch.nn.Module, torch.nn.Module]:
     """(teacher, student) for the mode: BERT MLM teacher → DistilBertForMaskedLM student; fine-tuned BERT
     classifier → DistilBertForSequenceClassification student."""
@@ -146,22 +127,24 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
     if args.max_steps is None and args.minutes is None:
         args.max_steps = 2000
     if args.resume:
-        _check_resume(args)
+        check_resume(args, RESUME_KEYS)
     ctx = init_distributed(args.device)
     try:
         tokenizer = BertTokenizer.from_pretrained(args.teacher, backend="fast")
         torch.manual_seed(args.seed)
         teacher, student = build_models(args)
-        distiller = Distiller(student, teacher, args.alpha_ce, args.alpha_mlm, args.alpha_cos, args.temperature,
-                              **({"ce_positions": args.ce_positions} if args.mode == "mlm" else {}))
+        if args.mode == "mlm":   # soft targets at the masked positions only: both models decode only there
+            teacher.masked_only = student.masked_only = args.ce_positions == "masked"
+        step = DistillationStep(teacher.to(ctx.device),
+                                Distiller(args.alpha_ce, args.alpha_mlm, args.alpha_cos, args.temperature))
         if args.mode == "mlm":
             train, eval_batches, stats = mlm_data(args.corpus, tokenizer, args.seq_len, args.seed,
                                                   args.heldout_fraction, args.eval_examples)
             evaluate = lambda m: evaluate_mlm(m, eval_batches, ctx.device)  # noqa: E731
             score = "mlm_acc"
         else:
-            train = ClassificationData(args.train, tokenizer, args.max_length, args.train_limit)
-            dev = ClassificationData(args.dev, tokenizer, args.max_length) if args.dev else None
+            train = ClassificationData.from_tsv(args.train, tokenizer, args.max_length, args.train_limit)
+            dev = ClassificationData.from_tsv(args.dev, tokenizer, args.max_length) if args.dev else None
             stats = {"train_examples": train.num_examples(0), "dev_examples": dev.num_examples(0) if dev else 0}
             evaluate = (lambda m: evaluate_classifier(m, dev, ctx.device)) if dev else None  # noqa: E731
             score = "accuracy"
@@ -170,22 +153,21 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
         targs = TrainingArguments(out=args.out, max_steps=args.max_steps, minutes=args.minutes, lr=args.lr,
                                   warmup=args.warmup, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
                                   precision=args.precision, log_every=args.log_every, eval_every=args.eval_every,
-                                  save_every=args.save_every, seed=args.seed, progress=not args.no_progress)
+                                  save_every=args.save_every, seed=args.seed, progress=not args.no_progress,
+                                  desc=f"distillation ({args.mode})")
         metrics = os.path.join(args.out, "metrics.jsonl")
-        trainer = Trainer(distiller, batches, targs, evaluate=evaluate, ctx=ctx,
-                          callbacks=[PartsLog(distiller, metrics, args.log_every)])
+        trainer = Trainer(student, batches, targs, step=step, evaluate=evaluate, ctx=ctx)
         teacher_eval: dict[str, float] = {}
         if ctx.is_main:
             os.makedirs(args.out, exist_ok=True)
             if evaluate is not None:
-                teacher_eval = (evaluate_mlm(teacher.to(ctx.device), eval_batches, ctx.device, segments=True)
-                                if args.mode == "mlm" else evaluate_classifier(teacher.to(ctx.device), dev, ctx.device))
+                teacher_eval = (evaluate_mlm(teacher, eval_batches, ctx.device) if args.mode == "mlm"
+                                else evaluate_classifier(teacher, dev, ctx.device))
             stats.update(teacher_layers=teacher.config.num_hidden_layers, student_layers=student.config.n_layers,
                          copied_layers=getattr(student, "teacher_layers", None),
                          teacher_parameters=sum(p.numel() for p in teacher.parameters()),
                          student_parameters=sum(p.numel() for p in student.parameters()), processes=ctx.world_size)
-            _write_json(os.path.join(args.out, "run.json"), {"args": vars(args), "data": stats,
-                                                              "teacher_eval": teacher_eval})
+            write_run(args.out, new=True, args=vars(args), data=stats, teacher_eval=teacher_eval)
             if not args.no_progress:
                 print(f"distil.train: {json.dumps(stats)}; teacher: {json.dumps(teacher_eval)}", file=sys.stderr)
         summary = trainer.train(resume=args.resume)
@@ -197,9 +179,7 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
                                   {f"teacher ({score})": teacher_eval[score]} if teacher_eval else None,
                                   title=f"distil.train {args.mode}: {stats['teacher_layers']}-layer teacher → "
                                         f"{stats['student_layers']}-layer student")
-            with open(os.path.join(args.out, "run.json"), encoding="utf-8") as f:
-                run = json.load(f)
-            _write_json(os.path.join(args.out, "run.json"), {**run, "summary": summary})
+            write_run(args.out, summary=summary)
         ctx.barrier()
         return {**summary, "teacher_eval": teacher_eval, "out": args.out}
     finally:

@@ -18,39 +18,42 @@ surrogates (which Python allows), so those become NUL, which both paths drop (sa
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Mapping
 
 from .chars import CJK_RANGE_MISSING_IN_TOKENIZERS
 from .encoding import kept_lengths
-
-if TYPE_CHECKING:
-    from .tokenizer import BertTokenizer
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FastBackend:
-    """A `tokenizers.Tokenizer` configured from a BertTokenizer's vocabulary and options."""
+    """A `tokenizers.Tokenizer` configured with a BertTokenizer's vocabulary and options.
 
-    def __init__(self, tok: "BertTokenizer", max_input_chars_per_word: int):
+    `specials` maps BertTokenizer's argument names to the special tokens ({"unk_token": "[UNK]", "cls_token":
+    "[CLS]", ...}); the other arguments are BertTokenizer's of the same names."""
+
+    def __init__(self, vocab: Mapping[str, int], specials: Mapping[str, str], *, do_lower_case: bool,
+                 strip_accents: bool | None, tokenize_chinese_chars: bool, never_split: Collection[str],
+                 max_input_chars_per_word: int):
         from tokenizers import AddedToken, Regex, Tokenizer, normalizers, pre_tokenizers, processors
         from tokenizers.models import WordPiece
 
-        if tok.basic_tokenizer.never_split:
+        if never_split:
             raise ValueError("backend='fast' does not support never_split; use backend='python'")
-        t = Tokenizer(WordPiece(tok.vocab, unk_token=tok.unk_token, max_input_chars_per_word=max_input_chars_per_word))
-        t.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=tok.tokenize_chinese_chars,
-                                                  strip_accents=tok.strip_accents, lowercase=tok.do_lower_case)
+        t = Tokenizer(WordPiece(dict(vocab), unk_token=specials["unk_token"],
+                                max_input_chars_per_word=max_input_chars_per_word))
+        t.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=tokenize_chinese_chars,
+                                                  strip_accents=strip_accents, lowercase=do_lower_case)
         steps = [pre_tokenizers.BertPreTokenizer()]
-        if tok.tokenize_chinese_chars:
+        if tokenize_chinese_chars:
             lo, hi = CJK_RANGE_MISSING_IN_TOKENIZERS
             steps.insert(0, pre_tokenizers.Split(Regex(f"[{chr(lo)}-{chr(hi)}]"), behavior="isolated"))
         t.pre_tokenizer = pre_tokenizers.Sequence(steps)
-        t.add_special_tokens([AddedToken(s, normalized=False, special=True) for s in tok.all_special_tokens])
-        cls, sep = tok.cls_token, tok.sep_token
+        t.add_special_tokens([AddedToken(s, normalized=False, special=True) for s in dict.fromkeys(specials.values())])
+        cls, sep = specials["cls_token"], specials["sep_token"]
         t.post_processor = processors.TemplateProcessing(
             single=f"{cls}:0 $A:0 {sep}:0", pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
-            special_tokens=[(cls, tok.cls_token_id), (sep, tok.sep_token_id)])
+            special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])])
         self.tokenizer = t
 
     def tokenize(self, text: str) -> list[str]:

@@ -15,7 +15,8 @@ The pipeline for one text (each step in its own module):
 
 Steps 2-3 are remembered per whitespace-separated chunk of cleaned text (a dict from chunk to its ids), so a corpus
 pays for each distinct word once. `backend="fast"` computes the same ids with the Rust `tokenizers` library
-(fast.py); the from-scratch path is the default and the reference.
+(fast.py); the from-scratch path is the default and the reference. Ids -> text is decoding.py; the checkpoint
+folder (vocab.txt + the two JSON files) is pretrained.py.
 
 Offsets (return_offsets_mapping) are character spans of the input, (0, 0) for [CLS], [SEP] and [PAD]; they equal
 the reference's everywhere except inside a run of combining marks that NFD puts in a new order, where the
@@ -24,7 +25,6 @@ reference's byte-level bookkeeping credits the reordered marks its own way (the 
 
 from __future__ import annotations
 
-import json
 import numbers
 import os
 import re
@@ -32,12 +32,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .basic import BasicTokenizer
+from .decoding import as_id_list, clean_up_tokenization, join_tokens
 from .encoding import BatchEncoding, check_inputs, check_text, kept_lengths, pad_row, resolve_options, to_tensors
-from .vocab import load_vocab, save_vocab
+from .fast import FastBackend
+from .pretrained import SPECIAL_NAMES, read_pretrained, write_pretrained
+from .vocab import load_vocab
 from .wordpiece import WordpieceTokenizer
 
 _NON_SPACE = re.compile(r"[^ ]+")
-SPECIAL_NAMES = ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token")  # Hugging Face's order
 _CACHE_LIMIT = 1_000_000  # distinct chunks remembered before the memo starts afresh
 
 
@@ -96,58 +98,30 @@ class BertTokenizer:
         self._cache: dict[str, tuple[tuple[int, ...], tuple[tuple[int, int], ...]]] = {}
         self._fast = None
         if backend == "fast":  # chosen once, here
-            from .fast import FastBackend
-            self._fast = FastBackend(self, max_input_chars_per_word)
+            self._fast = FastBackend(vocab, specials, do_lower_case=do_lower_case, strip_accents=strip_accents,
+                                     tokenize_chinese_chars=tokenize_chinese_chars,
+                                     never_split=self.basic_tokenizer.never_split,
+                                     max_input_chars_per_word=max_input_chars_per_word)
 
-    # ---------------------------------------------------------------- loading and saving
+    # ---------------------------------------------------------------- loading and saving (pretrained.py)
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, **kwargs: Any) -> "BertTokenizer":
         """Load from a checkpoint directory: vocab.txt, plus do_lower_case, strip_accents, special tokens,
         model_max_length ... from tokenizer_config.json / special_tokens_map.json when present. Keyword
         arguments override them (e.g. backend="fast")."""
-        path = os.fspath(path)
-        if not os.path.isdir(path):
-            raise OSError(f"from_pretrained: {path!r} is not a directory (expected a checkpoint folder with vocab.txt)")
-        vocab_file = os.path.join(path, "vocab.txt")
-        if not os.path.isfile(vocab_file):
-            raise FileNotFoundError(f"from_pretrained: no vocab.txt in {path!r}")
-        options: dict[str, Any] = {}
-        for name in ("tokenizer_config.json", "special_tokens_map.json"):
-            file = os.path.join(path, name)
-            if os.path.isfile(file):
-                with open(file, encoding="utf-8") as f:
-                    options.update(json.load(f))
-        known = ("do_lower_case", "tokenize_chinese_chars", "strip_accents", "never_split", "model_max_length",
-                 "clean_up_tokenization_spaces", *SPECIAL_NAMES)
-        init = {k: options[k] for k in known if options.get(k) is not None}
-        for name in SPECIAL_NAMES:  # special_tokens_map.json may store {"content": "[CLS]", ...}
-            if isinstance(init.get(name), dict):
-                init[name] = init[name]["content"]
-        if isinstance(init.get("model_max_length"), (int, float)) and init["model_max_length"] > 10**9:
-            del init["model_max_length"]  # Hugging Face's "no limit" placeholder (1e30)
-        return cls(vocab_file, **{**init, **kwargs})
+        vocab_file, options = read_pretrained(path)
+        return cls(vocab_file, **{**options, **kwargs})
 
     def save_pretrained(self, path: str | os.PathLike) -> tuple[str, ...]:
         """Write vocab.txt, tokenizer_config.json and special_tokens_map.json into `path` (each atomically);
         the folder loads back with from_pretrained, here and in transformers."""
-        path = os.fspath(path)
-        os.makedirs(path, exist_ok=True)
-        specials = {name: getattr(self, name) for name in SPECIAL_NAMES}
-        config = {"tokenizer_class": "BertTokenizer", "do_lower_case": self.do_lower_case,
-                  "tokenize_chinese_chars": self.tokenize_chinese_chars, "strip_accents": self.strip_accents,
-                  "never_split": sorted(self.basic_tokenizer.never_split) or None,
-                  "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces, **specials}
+        options = {"do_lower_case": self.do_lower_case, "tokenize_chinese_chars": self.tokenize_chinese_chars,
+                   "strip_accents": self.strip_accents, "never_split": sorted(self.basic_tokenizer.never_split) or None,
+                   "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces,
+                   **{name: getattr(self, name) for name in SPECIAL_NAMES}}
         if self.model_max_length is not None:
-            config["model_max_length"] = self.model_max_length
-        written = [save_vocab(self.vocab, os.path.join(path, "vocab.txt"))]
-        for name, content in (("tokenizer_config.json", config), ("special_tokens_map.json", specials)):
-            file = os.path.join(path, name)
-            tmp = f"{file}.tmp-{os.getpid()}"
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(content, f, indent=2, ensure_ascii=False)
-            os.replace(tmp, file)
-            written.append(file)
-        return tuple(written)
+            options["model_max_length"] = self.model_max_length
+        return write_pretrained(path, self.vocab, options)
 
     # ---------------------------------------------------------------- vocabulary
     @property
@@ -190,7 +164,7 @@ class BertTokenizer:
         """Id(s) -> token(s). Raises ValueError for an id outside 0..vocab_size-1."""
         if isinstance(ids, numbers.Integral) and not isinstance(ids, bool):
             return self._id_to_token(int(ids))
-        ids = _as_id_list(ids, "ids")
+        ids = as_id_list(ids, "ids")
         special = set(self.all_special_ids) if skip_special_tokens else set()
         return [self._id_to_token(i) for i in ids if i not in special]
 
@@ -341,14 +315,8 @@ class BertTokenizer:
         is glued to the previous token, and a space before "." "?" "!" "," tokens is removed. With
         clean_up_tokenization_spaces (default: the tokenizer's setting), Hugging Face's extra clean-up on the whole
         string follows (" 's" -> "'s", " n't" -> "n't", ...)."""
-        ids = _as_id_list(ids, "ids")
-        tokens = self.convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens)
-        out = []
-        for i, token in enumerate(tokens):
-            if i > 0:
-                token = token[2:] if token.startswith("##") else " " + token
-            out.append(_cleanup_token(token))
-        text = "".join(out)
+        tokens = self.convert_ids_to_tokens(as_id_list(ids, "ids"), skip_special_tokens=skip_special_tokens)
+        text = join_tokens(tokens)
         if self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces:
             text = clean_up_tokenization(text)
         return text
@@ -363,32 +331,3 @@ class BertTokenizer:
         return (f"BertTokenizer(vocab_size={self.vocab_size}, do_lower_case={self.do_lower_case}, "
                 f"strip_accents={self.strip_accents}, tokenize_chinese_chars={self.tokenize_chinese_chars}, "
                 f"model_max_length={self.model_max_length}, backend={self.backend!r})")
-
-
-def _cleanup_token(token: str) -> str:
-    """The reference WordPiece decoder's clean-up, applied to each token (with its leading space) on its own."""
-    for dirty, clean in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
-                         (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):
-        token = token.replace(dirty, clean)
-    return token
-
-
-def clean_up_tokenization(text: str) -> str:
-    """Hugging Face's clean_up_tokenization_spaces, on a whole decoded string."""
-    for dirty, clean in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
-                         (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):
-        text = text.replace(dirty, clean)
-    return text
-
-
-def _as_id_list(ids: Any, name: str) -> list[int]:
-    """A sequence of ints (list, tuple, 1-D tensor or array) -> list of int; anything else -> TypeError."""
-    if hasattr(ids, "tolist"):
-        ids = ids.tolist()
-    if isinstance(ids, numbers.Integral) and not isinstance(ids, bool):
-        return [int(ids)]
-    if not isinstance(ids, (list, tuple)) or not all(isinstance(i, numbers.Integral) and not isinstance(i, bool)
-                                                     for i in ids):
-        raise TypeError(f"{name}: expected a sequence of ints (one sequence; use batch_decode for a batch), "
-                        f"got {type(ids).__name__}")
-    return [int(i) for i in ids]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 
+from .files import atomic_write
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
@@ -35,8 +37,8 @@ def load_vocab(path: str | os.PathLike) -> dict[str, int]:
 
 
 def save_vocab(vocab: Mapping[str, int] | Sequence[str], path: str | os.PathLike) -> str:
-    """Write vocab.txt atomically (temporary file + os.replace). `vocab`: {token: id} with ids 0..n-1, or the list
-    of tokens in id order. Returns the path written."""
+    """Write vocab.txt atomically (files.py: temporary file + os.replace). `vocab`: {token: id} with ids 0..n-1,
+    or the list of tokens in id order. Returns the path written."""
     tokens = sorted(vocab, key=vocab.__getitem__) if isinstance(vocab, Mapping) else list(vocab)
     if isinstance(vocab, Mapping) and [vocab[t] for t in tokens] != list(range(len(tokens))):
         raise ValueError(f"vocab: ids must be 0..{len(tokens) - 1} without gaps or repeats")
@@ -48,10 +50,8 @@ def save_vocab(vocab: Mapping[str, int] | Sequence[str], path: str | os.PathLike
     if bad:
         raise ValueError(f"vocab: tokens must be strings without line breaks, got {bad[:3]!r}")
     path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.writelines(t + "\n" for t in tokens)
-    os.replace(tmp, path)
+    with atomic_write(path, "wb") as f:  # bytes: "\n" line ends on every platform
+        f.write("".join(t + "\n" for t in tokens).encode("utf-8"))
     return path
 
 

@@ -8,7 +8,8 @@
 The pipeline: corpus → documents (corpus.py) → held-out documents set aside (data.py) → a WordPiece vocabulary
 trained on the training documents unless --vocab is given (tokenization/vocab.py) → token ids (the tokenizer's
 fast path) → `[CLS] A [SEP] B [SEP]` examples (examples.py) → 80/10/10 masks (masking.py) → batches grouped by
-length (batches.py) → the Trainer (trainer.py) → OUT/.
+length (bert/training/batches.py) → the training loop (bert/training/loop.py, step = the model's own loss
+L_MLM + L_NSP) → OUT/.
 
 OUT/ ends up a `from_pretrained` folder: config.json + model.safetensors (BertForPreTraining; transformers loads it
 too) + vocab.txt and tokenizer files, with metrics.jsonl, metrics.png, run.json, and checkpoints/.
@@ -22,14 +23,14 @@ import os
 import sys
 from typing import Any
 
-from .batches import ShardedBatches
+from bert.training import ShardedBatches, Trainer, TrainingArguments, evaluate_mlm, plot_metrics
+from bert.training.distributed import init_distributed, shutdown
+from bert.training.loop import PRECISIONS
+from bert.training.runs import check_resume, run_cli, write_run
+
 from .corpus import FORMATS, STDLIB, corpus_stats, load_documents
 from .data import PretrainingData, split_heldout, tokenize_documents
-from .distributed import init_distributed, shutdown
-from .evaluate import evaluate_pretraining
 from .masking import MaskingSpec
-from .metrics import plot_metrics
-from .trainer import PRECISIONS, NonFiniteLossError, Trainer, TrainingArguments
 
 DEFAULT_STEPS = 2000
 # settings that decide the data, the model or the batches: a resumed run must keep them
@@ -143,7 +144,9 @@ def build_model(args: argparse.Namespace, tokenizer):
     if config.max_position_embeddings < args.seq_len:
         raise ValueError(f"--seq-len {args.seq_len} exceeds the model's max_position_embeddings "
                          f"({config.max_position_embeddings})")
-    return BertForPreTraining(config)
+    model = BertForPreTraining(config)
+    model.masked_only = not args.full_decoder      # decode only at the masked positions: same loss, less work
+    return model
 
 
 def heldout_batches(heldout: PretrainingData, n_examples: int, batch_size: int = 64) -> list:
@@ -159,26 +162,6 @@ def heldout_batches(heldout: PretrainingData, n_examples: int, batch_size: int =
     return batches
 
 
-def _check_resume(args: argparse.Namespace) -> None:
-    path = os.path.join(args.out, "run.json")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"--resume: {path!r} not found; is {args.out!r} the folder of an earlier run?")
-    with open(path, encoding="utf-8") as f:
-        before = json.load(f)["args"]
-    now = vars(args)
-    changed = [f"--{k.replace('_', '-')}: {before.get(k)!r} then, {now.get(k)!r} now" for k in RESUME_KEYS
-               if before.get(k) != now.get(k)]
-    if changed:
-        raise ValueError("--resume needs the settings of the run it continues; changed: " + "; ".join(changed))
-
-
-def _write_json(path: str, obj: Any) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
-
-
 def pretrain(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the CLI with `argv` (the command-line arguments); returns the trainer's summary (on every process)."""
     import torch
@@ -188,7 +171,7 @@ def pretrain(argv: list[str] | None = None) -> dict[str, Any]:
     if args.max_steps is None and args.minutes is None:
         args.max_steps = DEFAULT_STEPS
     if args.resume:
-        _check_resume(args)
+        check_resume(args, RESUME_KEYS)
     ctx = init_distributed(args.device)
     try:
         documents = load_documents(args.corpus, args.corpus_format)
@@ -208,21 +191,20 @@ def pretrain(argv: list[str] | None = None) -> dict[str, Any]:
         model = build_model(args, tokenizer)
         batches = ShardedBatches(train, args.batch_size, args.accumulation, ctx.world_size, ctx.rank, args.seed,
                                  args.group_by_length)
-        forward_kwargs = {} if args.full_decoder else {"masked_only": True}
         targs = TrainingArguments(out=args.out, max_steps=args.max_steps, minutes=args.minutes, lr=args.lr,
                                   warmup=args.warmup, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
                                   precision=args.precision, log_every=args.log_every, eval_every=args.eval_every,
-                                  save_every=args.save_every, seed=args.seed, progress=not args.no_progress)
-        trainer = Trainer(model, batches, targs,
-                          evaluate=lambda m: evaluate_pretraining(m, eval_batches, ctx.device, **forward_kwargs),
-                          ctx=ctx, forward_kwargs=forward_kwargs)
+                                  save_every=args.save_every, seed=args.seed, progress=not args.no_progress,
+                                  desc="pre-training")
+        trainer = Trainer(model, batches, targs, evaluate=lambda m: evaluate_mlm(m, eval_batches, ctx.device),
+                          ctx=ctx)
         if ctx.is_main:
             os.makedirs(args.out, exist_ok=True)
             stats = {"corpus": corpus_stats(documents), "train_documents": len(train_docs),
                      "heldout_documents": len(heldout_docs), "train_examples_epoch0": train.num_examples(0),
                      "heldout_examples": n_eval, "vocab_size": len(tokenizer.get_vocab()),
                      "parameters": sum(p.numel() for p in model.parameters()), "processes": ctx.world_size}
-            _write_json(os.path.join(args.out, "run.json"), {"args": vars(args), "data": stats})
+            write_run(args.out, new=True, args=vars(args), data=stats)
             if not args.no_progress:
                 print(f"bert.pretrain: {json.dumps(stats)}", file=sys.stderr)
         summary = trainer.train(resume=args.resume)
@@ -231,26 +213,11 @@ def pretrain(argv: list[str] | None = None) -> dict[str, Any]:
             tokenizer.save_pretrained(args.out)
             plot_metrics(os.path.join(args.out, "metrics.jsonl"), os.path.join(args.out, "metrics.png"),
                          title=f"{args.preset or args.config} on {' '.join(map(os.path.basename, args.corpus))}")
-            with open(os.path.join(args.out, "run.json"), encoding="utf-8") as f:
-                run = json.load(f)
-            _write_json(os.path.join(args.out, "run.json"), {**run, "summary": summary})
+            write_run(args.out, summary=summary)
         ctx.barrier()
         return summary
     finally:
         shutdown(ctx)
-
-
-def run_cli(prog: str, fn, argv: list[str] | None) -> Any:
-    """`fn(argv)` for a training CLI: a NaN/inf stop exits with status 3 and a bad argument or path with status 2,
-    each with a one-line message instead of a traceback."""
-    try:
-        return fn(argv)
-    except NonFiniteLossError as e:
-        print(f"{prog}: stopped: {e}", file=sys.stderr)
-        sys.exit(3)
-    except (ValueError, OSError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        sys.exit(2)
 
 
 def main(argv: list[str] | None = None) -> None:

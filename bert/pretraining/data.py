@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from .collate import pad_batch
+from bert.training.collate import pad_batch
 from .corpus import Document
 from .examples import PretrainingExample, create_examples
 from .masking import MaskingSpec, mask_tokens

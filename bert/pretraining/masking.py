@@ -31,7 +31,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-IGNORE_INDEX = -100  # label of a position that is not predicted (HF, PyTorch's cross_entropy default)
+from bert.heads import IGNORE_INDEX  # label of a position that is not predicted (-100)
 MASK, RANDOM, KEEP = "[MASK]", "random", "keep"  # what happened to a chosen position
 
 

@@ -8,8 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bert.finetune import (classification_metrics, length_grouped_batches, pad_batch, read_tsv, train_classifier,
-                           training_batches)
+from bert.finetune import ClassificationData, LabelledText, classification_metrics, fine_tune, read_tsv
+from bert.training import ShardedBatches, TrainingArguments, pad_batch
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny models: see tests/conftest.py
@@ -80,41 +80,36 @@ def test_binary_f1_is_harmonic_mean_of_precision_and_recall(pairs):
     assert m["accuracy"] == pytest.approx(sum(p == g for p, g in pairs) / len(pairs))
 
 
-# ----------------------------------------------------------------------------- batching and schedule
-@settings(max_examples=30, deadline=None)
-@given(st.lists(st.integers(1, 60), min_size=1, max_size=300), st.integers(1, 17), st.integers(1, 5))
-def test_length_grouped_batches_cover_every_index_once(lengths, batch_size, group):
-    batches = length_grouped_batches(lengths, batch_size, random.Random(0), group=group)
-    flat = [i for b in batches for i in b]
-    assert sorted(flat) == list(range(len(lengths)))
-    assert all(1 <= len(b) <= batch_size for b in batches)
+# ----------------------------------------------------------------------------- data and the loop on a toy model
+class ToyTokenizer:
+    pad_token_id = 0
+
+    def __call__(self, sentences, truncation=True, max_length=64):
+        return {"input_ids": [[int(w) for w in s.split()][:max_length] for s in sentences]}
 
 
-def test_length_grouping_pads_less_than_random_batches():
+def test_classification_data_pads_batches_and_keeps_labels():
+    table = LabelledText(["1 2", "1 2 3", "4"], [0, 1, 1])
+    data = ClassificationData(table, ToyTokenizer())
+    b = data.collate(0, [1, 2])
+    assert b["input_ids"].tolist() == [[1, 2, 3], [4, 0, 0]]
+    assert b["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]] and b["labels"].tolist() == [1, 1]
+    assert data.lengths(0) == [2, 3, 1] and data.num_labels == 2
+    assert pad_batch([{"input_ids": [101, 7, 102]}, {"input_ids": [101, 102]}], pad_id=0)["input_ids"].tolist() == \
+        [[101, 7, 102], [101, 102, 0]]
+
+
+def test_batches_of_similar_length_cover_every_example_once_per_epoch():
     rng = random.Random(1)
-    lengths = [rng.randint(3, 60) for _ in range(3200)]
-    padded = lambda bs: sum(max(lengths[i] for i in b) * len(b) for b in bs)  # noqa: E731
-    grouped = length_grouped_batches(lengths, 32, random.Random(0))
-    order = list(range(len(lengths)))
-    random.Random(0).shuffle(order)
-    plain = [order[i:i + 32] for i in range(0, len(order), 32)]
-    assert padded(grouped) < 0.7 * padded(plain)
+    table = LabelledText([" ".join("5" * rng.randint(1, 60)) for _ in range(640)], [0] * 640)
+    data = ClassificationData(table, ToyTokenizer())
+    plan = ShardedBatches(data, 32, seed=0, group_by_length=50).plan(0)
+    assert sorted(i for b in plan for i in b) == list(range(640))
+    padded = lambda bs: sum(max(data.lengths(0)[i] for i in b) * len(b) for b in bs)  # noqa: E731
+    plain = ShardedBatches(data, 32, seed=0).plan(0)
+    assert padded(plan) < 0.7 * padded(plain)
 
 
-def test_pad_batch_and_training_batches():
-    b = pad_batch([[101, 7, 102], [101, 102]], pad_id=0)
-    assert b["input_ids"].tolist() == [[101, 7, 102], [101, 102, 0]]
-    assert b["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
-    ids, labels = [[1, 2], [1, 2, 3], [4]], [0, 1, 1]
-    it = training_batches(ids, labels, batch_size=2, seed=0)
-    seen = [next(it) for _ in range(4)]                        # two epochs of 2 batches
-    for batch in seen:
-        for row, i in enumerate(batch["index"].tolist()):
-            assert batch["labels"][row].item() == labels[i]
-            assert batch["attention_mask"][row].sum().item() == len(ids[i])
-
-
-# ----------------------------------------------------------------------------- the loop on a toy model
 class Toy(torch.nn.Module):
     """A bag-of-embeddings classifier with the (input_ids, attention_mask, labels) -> .loss/.logits interface."""
 
@@ -130,22 +125,26 @@ class Toy(torch.nn.Module):
         return SimpleNamespace(loss=loss, logits=logits)
 
 
-def test_train_classifier_learns_a_toy_task_and_logs():
+def test_fine_tune_learns_a_toy_task_and_evaluates(tmp_path):
+    import json
     torch.manual_seed(0)
     rng = random.Random(0)
-    ids = [[rng.choice([1, 2, 3]) if y else rng.choice([4, 5, 6]) for _ in range(rng.randint(1, 6))]
-           for y in [i % 2 for i in range(200)]]
     labels = [i % 2 for i in range(200)]
-    model, records = Toy(), []
-    final = train_classifier(model, training_batches(ids, labels, 16, seed=0), max_steps=120, lr=0.05,
-                             evaluate=lambda step: {"dev_accuracy": 1.0}, eval_every=60, log=records.append)
-    assert final["steps"] == 120 and records[-1]["step"] == 120
-    assert [r["step"] for r in records if "dev_accuracy" in r] == [60, 120]
+    sentences = [" ".join(str(rng.choice([1, 2, 3]) if y else rng.choice([4, 5, 6])) for _ in range(rng.randint(1, 6)))
+                 for y in labels]
+    data = ClassificationData(LabelledText(sentences, labels), ToyTokenizer())
+    model = Toy()
+    args = TrainingArguments(out=str(tmp_path), max_steps=120, lr=0.05, eval_every=60, log_every=10, progress=False)
+    summary = fine_tune(model, data, args, batch_size=16, evaluate=lambda m: {"dev_accuracy": 1.0})
+    assert summary["step"] == 120
+    records = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    assert [r["step"] for r in records if r["kind"] == "eval"] == [0, 60, 120]
+    assert [r["step"] for r in records if r["kind"] == "train"][-1] == 120
     with torch.no_grad():
-        logits = model(**pad_batch(ids), labels=None).logits
+        logits = model(**pad_batch([{"input_ids": x} for x in data.ids], 0)).logits
     assert (logits.argmax(-1) == torch.tensor(labels)).float().mean() > 0.95
     with pytest.raises(ValueError, match="max_steps"):
-        train_classifier(model, iter([]), max_steps=0, lr=0.1)
+        TrainingArguments(out=None, max_steps=0)
 
 
 # ----------------------------------------------------------------------------- the CLI, end to end on a tiny model
@@ -181,7 +180,7 @@ def test_cli_fine_tunes_saves_and_reports(tmp_path, capsys):
     d = tiny_checkpoint(tmp_path)
     final = main(["--model", str(d / "model"), "--train", str(d / "train.tsv"), "--dev", str(d / "dev.tsv"),
                   "--out", str(d / "out"), "--max-steps", "100", "--batch-size", "16", "--lr", "3e-3",
-                  "--eval-every", "50"])
+                  "--eval-every", "50", "--no-progress"])
     assert final["steps"] == 100 and final["dev_accuracy"] > 0.9         # a one-word rule: learnable in 100 steps
     out = capsys.readouterr().out
     assert "fine-tuning BertForSequenceClassification" in out and "dev_accuracy" in out
@@ -197,5 +196,6 @@ def test_cli_help_and_bad_paths(tmp_path, capsys):
         main(["--help"])
     assert e.value.code == 0 and "--train" in capsys.readouterr().out
     d = tiny_checkpoint(tmp_path)
-    with pytest.raises(OSError, match="not found"):
+    with pytest.raises(SystemExit) as e:
         main(["--model", str(d / "model"), "--train", str(d / "missing.tsv")])
+    assert e.value.code == 2 and "not found" in capsys.readouterr().err

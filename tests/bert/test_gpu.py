@@ -1,7 +1,7 @@
 """CUDA tests (marked `gpu`; `make test-gpu` runs them, and they skip without CUDA): the three attention paths of
-bert/attention.py and the unpadded path of bert/unpad.py give one answer in fp32 / fp16 / bf16, the fused path
-really runs PyTorch's fused kernels, fully padded rows stay finite, and BertForPreTraining under bf16 autocast
-stays close to fp32.
+bert/attention.py and the unpadded path of benchmarks/unpad.py give one answer in fp32 / fp16 / bf16, the fused
+path really runs PyTorch's fused kernels, fully padded rows stay finite, and BertForPreTraining under bf16
+autocast stays close to fp32.
 
 The truth for every comparison is the reference formula evaluated in float64, on the same device, from the *same
 rounded inputs* (q, k, v and the upstream gradient are drawn, rounded to the dtype under test, then widened), so
@@ -43,9 +43,9 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from benchmarks.unpad import unpadded_attention
 from bert import BertConfig, BertForPreTraining, BertModel
 from bert.attention import MultiHeadAttention, fused_attention, scaled_dot_product_attention, tiled_attention
-from bert.unpad import unpadded_attention
 
 DEVICE = os.environ.get("BERT_TEST_DEVICE", "cuda")
 ON_CUDA = DEVICE == "cuda"
@@ -125,7 +125,7 @@ def run_path(name: str, case: dict) -> tuple[torch.Tensor, tuple[torch.Tensor, .
     elif name == "fused":
         with restrict(FUSED_BACKENDS if ON_CUDA else None):             # a fused kernel, never the math fallback
             out = fused_attention(q, k, v, case["mask"])
-    else:                                                                # unpadded (bert/unpad.py)
+    else:                                                                # unpadded (benchmarks/unpad.py)
         with restrict(FUSED_BACKENDS if ON_CUDA else None):
             out = unpadded_attention(q, k, v, case["keep"])
     grads = torch.autograd.grad(out, (q, k, v), case["grad"], allow_unused=True)
@@ -150,7 +150,7 @@ def test_paths_agree_with_float64_truth(path, seed, dtype):
     rows = None
     if path == "unpadded":
         # Compare real query tokens only: a padding query gets 0 on the unpadded path and the key-masked average
-        # on the others (bert/unpad.py); the upstream gradient at padding queries is zeroed for the same reason.
+        # on the others (benchmarks/unpad.py); the upstream gradient at padding queries is zeroed for the same reason.
         rows = case["keep"][:, None, :, None]                            # (B, T) -> (B, 1, T, 1)
         case["grad"] = case["grad"] * rows
     out_true, grads_true = truth(case)
@@ -229,17 +229,23 @@ def test_flash_runs_without_a_mask_and_rejects_one():
 
 
 def test_model_passes_no_mask_without_padding_so_flash_runs():
-    """BertModel turns an all-ones attention_mask into no mask at all (bert/model.py `padding_mask`), so a batch
-    without padding runs the flash kernel; a padded one runs the memory-efficient kernel."""
+    """BertModel turns an all-ones attention_mask into no mask at all (bert/model.py `padding_mask`) where reading
+    the mask back is allowed — `validation(True)` on CUDA — so a batch without padding runs the flash kernel; by
+    default on CUDA the mask is kept (no device sync) and the memory-efficient kernel runs; a padded batch always
+    runs the memory-efficient kernel."""
     needs_cuda_kernels()
+    from bert.validation import validation
     cfg = BertConfig(vocab_size=1000, hidden_size=256, num_hidden_layers=2, num_attention_heads=4,
                      intermediate_size=512)
     model = BertModel(cfg).to(DEVICE).eval()
     ids = torch.randint(0, 1000, (4, 128), device=DEVICE)
     ones = torch.ones_like(ids)
     with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
-        with sdpa_kernel(SDPBackend.FLASH_ATTENTION), KernelRecorder() as rec:
+        with validation(True), sdpa_kernel(SDPBackend.FLASH_ATTENTION), KernelRecorder() as rec:
             model(ids, attention_mask=ones)
+        assert rec.kernels == {"flash"}
+        with sdpa_kernel(SDPBackend.FLASH_ATTENTION), KernelRecorder() as rec:
+            model(ids)                                                   # no mask given: flash, no read
         assert rec.kernels == {"flash"}
         padded = ones.clone()
         padded[1, 64:] = 0

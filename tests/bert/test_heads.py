@@ -1,5 +1,6 @@
 """Tests for bert/heads.py: the MLM head formula and its tie to the word embeddings, every loss against a hand
-computation (log-softmax written out per position, in float64), the masked-only shortcut, and the label checks.
+computation (log-softmax written out per position, in float64), the masked-only shortcut, the one `mlm_loss`, and
+the label checks.
 (Parity of the same classes with transformers is in test_parity.py.)"""
 
 from __future__ import annotations
@@ -8,9 +9,13 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bert import (BertForMaskedLM, BertForPreTraining, BertForQuestionAnswering, BertForSequenceClassification,
                   BertForTokenClassification, BertModel)
+from bert.heads import IGNORE_INDEX, mlm_loss
 from tests.bert.tiny import B, T, V, random_batch, tiny_config
 
 
@@ -96,7 +101,8 @@ def test_masked_only_gives_the_same_loss_logits_and_gradients(cls):
     full.loss.backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters()}
     model.zero_grad()
-    fast = model(**_inputs(batch), **kw, masked_only=True)
+    model.masked_only = True                                                   # set once, as pre-training does
+    fast = model(**_inputs(batch), **kw)
     fast.loss.backward()
     where = batch["labels"] != -100
     full_logits = full.prediction_logits if cls is BertForPreTraining else full.logits
@@ -106,8 +112,59 @@ def test_masked_only_gives_the_same_loss_logits_and_gradients(cls):
     torch.testing.assert_close(fast.loss, full.loss, atol=1e-6, rtol=1e-6)
     for n, p in model.named_parameters():
         torch.testing.assert_close(p.grad, grads[n], atol=1e-6, rtol=1e-5, msg=n)
-    with pytest.raises(ValueError, match="masked_only=True needs labels"):
-        model(**_inputs(batch), masked_only=True)
+    unlabelled = model(**_inputs(batch))                                       # no labels: nothing to select,
+    assert (unlabelled.prediction_logits if cls is BertForPreTraining else unlabelled.logits).shape == (B, T, V)
+    assert BertForMaskedLM(tiny_config()).masked_only is False and BertForPreTraining(tiny_config()).masked_only is False
+
+
+# ------------------------------------------------------------------ mlm_loss (Devlin et al. 2019 §3.1; 003 §4.2)
+def test_mlm_loss_by_hand_only_masked_positions():
+    logits = torch.tensor([[[2.0, 0.0, -1.0], [0.5, 0.5, 0.5]], [[1.0, 3.0, 0.0], [0.0, 0.0, 9.0]]])
+    labels = torch.tensor([[0, -100], [2, -100]])
+    lp = lambda z, i: z[i] - math.log(sum(math.exp(x) for x in z))  # noqa: E731
+    expected = -(lp([2.0, 0.0, -1.0], 0) + lp([1.0, 3.0, 0.0], 2)) / 2
+    assert mlm_loss(logits, labels).item() == pytest.approx(expected, rel=1e-6)
+    assert mlm_loss(logits, labels).item() == pytest.approx(
+        F.cross_entropy(logits.view(-1, 3), labels.view(-1)).item(), rel=1e-6)
+
+
+def test_mlm_loss_nothing_masked_is_exactly_zero_with_a_zero_gradient():
+    logits = torch.randn(2, 3, 4, requires_grad=True)
+    out = mlm_loss(logits, torch.full((2, 3), IGNORE_INDEX))
+    assert out.item() == 0.0 and out.requires_grad                             # 0, not 0/0 = NaN
+    out.backward()
+    assert torch.equal(logits.grad, torch.zeros_like(logits))                  # finite: exactly zero
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_mlm_loss_is_cross_entropys_mean_when_something_is_masked(dtype):
+    g = torch.Generator().manual_seed(0)
+    logits = (torch.randn(3, 7, 11, generator=g) * 3).to(dtype)
+    labels = torch.randint(0, 11, (3, 7), generator=g)
+    labels[torch.rand(3, 7, generator=g) < 0.6] = IGNORE_INDEX
+    assert 0 < int((labels != IGNORE_INDEX).sum()) < 21
+    got = mlm_loss(logits, labels)
+    assert got.dtype == torch.float32                                          # fp16/bf16 upcast to fp32
+    want = F.cross_entropy(logits.float().view(-1, 11), labels.view(-1), ignore_index=IGNORE_INDEX)
+    assert abs(got.item() - want.item()) <= 1e-6
+
+
+def test_mlm_loss_checks_its_arguments():
+    logits = torch.randn(2, 3, 4)
+    with pytest.raises(ValueError, match="labels"):
+        mlm_loss(logits, torch.zeros(2, 4, dtype=torch.long))
+    with pytest.raises(TypeError, match="labels"):
+        mlm_loss(logits, torch.zeros(2, 3))
+    with pytest.raises(TypeError, match="logits"):
+        mlm_loss(logits.long(), torch.zeros(2, 3, dtype=torch.long))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 6), st.integers(2, 9), st.integers(0, 2**31 - 1), st.floats(-50, 50))
+def test_mlm_loss_invariant_to_constant_shift(n, v, seed, c):
+    s = torch.rand(n, v, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 10 - 5
+    labels = torch.arange(n) % v
+    assert mlm_loss(s + c, labels).item() == pytest.approx(mlm_loss(s, labels).item(), rel=1e-9, abs=1e-12)
 
 
 # ------------------------------------------------------------------ fine-tuning heads

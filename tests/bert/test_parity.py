@@ -126,8 +126,9 @@ def test_variants_match_transformers(variant, tmp_path):
 def test_masked_only_loss_matches_transformers_full_loss(tmp_path):
     ours, hf = _pair(BertForPreTraining, "hf_to_ours", "sdpa", tmp_path)
     batch = random_batch(seed=3)
+    ours.masked_only = True
     a = ours(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], labels=batch["labels"],
-             next_sentence_label=batch["next_sentence_label"], masked_only=True)
+             next_sentence_label=batch["next_sentence_label"])
     b = hf(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"],
            labels=batch["labels"], next_sentence_label=batch["next_sentence_label"])
     torch.testing.assert_close(a.loss, b.loss, atol=ATOL, rtol=0)

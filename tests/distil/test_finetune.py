@@ -16,7 +16,8 @@ def test_distilbert_directory_fine_tunes(tmp_path):
     student.save_pretrained(d / "student")
     (d / "student" / "vocab.txt").write_text((d / "model" / "vocab.txt").read_text())
     final = main(["--model", str(d / "student"), "--train", str(d / "train.tsv"), "--dev", str(d / "dev.tsv"),
-                  "--out", str(d / "out"), "--max-steps", "60", "--batch-size", "16", "--lr", "3e-3"])
+                  "--out", str(d / "out"), "--max-steps", "100", "--batch-size", "16", "--lr", "3e-3",
+                  "--no-progress"])  # 60 steps sit on the ln 2 plateau for some batch orders
     assert final["dev_accuracy"] > 0.9
     assert json.loads((d / "out" / "config.json").read_text())["model_type"] == "distilbert"
     assert isinstance(load_any_classifier(str(d / "out"), None), DistilBertForSequenceClassification)

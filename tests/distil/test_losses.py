@@ -1,4 +1,5 @@
-"""The three distillation losses: hand computations, and the properties the formulas promise."""
+"""The distillation losses of distil/losses.py: hand computations, and the properties the formulas promise.
+(L_mlm is BERT's `bert.heads.mlm_loss`, tested in tests/bert/test_heads.py.)"""
 
 import math
 
@@ -8,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distil.losses import cosine_loss, mlm_loss, soft_target_loss
+from distil.losses import cosine_loss, soft_target_loss
 
 SETTINGS = settings(max_examples=30, deadline=None)
 
@@ -118,35 +119,6 @@ def test_soft_target_loss_detaches_teacher_and_checks_input():
         soft_target_loss(s, t, mask=torch.ones(5, dtype=torch.bool))
     empty = soft_target_loss(s, t, mask=torch.zeros(4, dtype=torch.bool))
     assert empty.item() == 0.0 and empty.requires_grad
-
-
-# ---------------------------------------------------------------- MLM (Devlin et al. 2019 §3.1; article 003 §4.2)
-def test_mlm_loss_by_hand_only_masked_positions():
-    logits = torch.tensor([[[2.0, 0.0, -1.0], [0.5, 0.5, 0.5]], [[1.0, 3.0, 0.0], [0.0, 0.0, 9.0]]])
-    labels = torch.tensor([[0, -100], [2, -100]])
-    lp = lambda z, i: z[i] - math.log(sum(math.exp(x) for x in z))  # noqa: E731
-    expected = -(lp([2.0, 0.0, -1.0], 0) + lp([1.0, 3.0, 0.0], 2)) / 2
-    assert mlm_loss(logits, labels).item() == pytest.approx(expected, rel=1e-6)
-    assert mlm_loss(logits, labels).item() == pytest.approx(
-        F.cross_entropy(logits.view(-1, 3), labels.view(-1)).item(), rel=1e-6)
-
-
-def test_mlm_loss_nothing_masked_is_zero_not_nan_and_checks_input():
-    logits = torch.randn(2, 3, 4, requires_grad=True)
-    out = mlm_loss(logits, torch.full((2, 3), -100))
-    assert out.item() == 0.0 and out.requires_grad
-    with pytest.raises(ValueError, match="labels"):
-        mlm_loss(logits, torch.zeros(2, 4, dtype=torch.long))
-    with pytest.raises(TypeError, match="labels"):
-        mlm_loss(logits, torch.zeros(2, 3))
-
-
-@SETTINGS
-@given(pairs(), st.floats(-50, 50))
-def test_mlm_loss_invariant_to_constant_shift(pair, c):
-    s, _ = pair
-    labels = torch.arange(s.shape[0]) % s.shape[1]
-    assert mlm_loss(s + c, labels).item() == pytest.approx(mlm_loss(s, labels).item(), rel=1e-9, abs=1e-12)
 
 
 # ---------------------------------------------------------------- cosine (Sanh et al. 2019 §3)

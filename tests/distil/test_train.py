@@ -1,4 +1,4 @@
-"""Distillation on the pre-training Trainer and `python -m distil.train`: resume bit for bit, both modes end to end,
+"""Distillation on the one training loop and `python -m distil.train`: resume bit for bit, both modes end to end,
 the outputs both libraries load, and the settings checks."""
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import pytest
 import torch
 
 from bert import BertConfig, BertForPreTraining, BertForSequenceClassification
-from bert.pretraining import PretrainingData, ShardedBatches, Trainer, TrainingArguments
-from bert.pretraining.metrics import read_metrics
+from bert.pretraining import PretrainingData
+from bert.training import ShardedBatches, Trainer, TrainingArguments, evaluate_mlm
+from bert.training.metrics import read_metrics
 from distil import DistilBertForMaskedLM, DistilBertForSequenceClassification, student_from_teacher
 from distil.distiller import Distiller
+from distil.tasks import DistillationStep
 from distil.train import distil, main
-from distil.trainer import PartsLog, evaluate_mlm
 from tests.bert.pretraining.helpers import CLS, PAD, SEP, random_token_documents, small_vocab_spec, tiny_bert_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,14 +40,12 @@ def _distil_trainer(out, callbacks=(), student_seed=0):
         with torch.no_grad():
             for p in student.parameters():
                 p.normal_()
-    distiller = Distiller(student, teacher)
     data = PretrainingData(random_token_documents(), small_vocab_spec(), pad_id=PAD, cls_id=CLS, sep_id=SEP,
                            seq_len=32)
     heldout = [data.collate(0, list(range(8)))]
     args = TrainingArguments(out=str(out), max_steps=8, eval_every=3, save_every=2, log_every=2, progress=False)
-    metrics = os.path.join(out, "metrics.jsonl")
-    return Trainer(distiller, ShardedBatches(data, batch_size=4), args, evaluate=lambda m: evaluate_mlm(m, heldout),
-                   callbacks=[PartsLog(distiller, metrics, 2), *callbacks])
+    return Trainer(student, ShardedBatches(data, batch_size=4), args, step=DistillationStep(teacher, Distiller()),
+                   evaluate=lambda m: evaluate_mlm(m, heldout), callbacks=list(callbacks))
 
 
 @pytest.mark.slow
@@ -61,13 +60,14 @@ def test_distillation_stop_and_resume_is_bitwise_the_uninterrupted_run(tmp_path)
         _distil_trainer(tmp_path / "b", callbacks=[kill_at_4]).train()
     resumed = _distil_trainer(tmp_path / "b", student_seed=123)
     resumed.train(resume=True)
-    for kind, key in (("train", "loss"), ("distil", "ce_loss"), ("distil", "cos_loss"), ("eval", "mlm_acc")):
+    for kind, key in (("train", "loss"), ("train", "ce_loss"), ("train", "cos_loss"), ("eval", "mlm_acc")):
         a = [r[key] for r in read_metrics(tmp_path / "a" / "metrics.jsonl", kind)]
         b = [r[key] for r in read_metrics(tmp_path / "b" / "metrics.jsonl", kind)]
         assert a == b and len(a) >= 3, (kind, key)
     for (name, p), q in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(p, q), name
-    assert all(k.startswith("student.") for k in straight.model.state_dict())   # checkpoints hold the student only
+    student_keys = set(student_from_teacher(BertForPreTraining(tiny_bert_config(num_hidden_layers=4))).state_dict())
+    assert set(straight.model.state_dict()) == student_keys                       # checkpoints hold the student only
 
 
 # ----------------------------------------------------------------------------- the CLI on tiny models
@@ -111,7 +111,7 @@ def test_mlm_mode_end_to_end(tiny_dirs, tmp_path):
     transformers.DistilBertForMaskedLM.from_pretrained(out)
     run = json.loads((out / "run.json").read_text())
     assert run["data"]["copied_layers"] == [0, 3] and run["summary"]["step"] == 6
-    parts = read_metrics(str(out / "metrics.jsonl"), "distil")
+    parts = read_metrics(str(out / "metrics.jsonl"), "train")
     assert [r["step"] for r in parts] == [2, 4, 6] and all(r["ce_loss"] >= 0 for r in parts)
     assert [r["step"] for r in read_metrics(str(out / "metrics.jsonl"), "eval")] == [0, 3, 6]
     assert (out / "metrics.png").is_file() and (out / "vocab.txt").is_file()

@@ -13,7 +13,7 @@ import torch
 
 from bert import BertForPreTraining
 from bert.pretraining.cli import build_parser, main, pretrain
-from bert.pretraining.metrics import read_metrics
+from bert.training.metrics import read_metrics
 
 REPO = Path(__file__).resolve().parents[3]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

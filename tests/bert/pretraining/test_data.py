@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bert.pretraining.batches import Position, ShardedBatches
-from bert.pretraining.collate import pad_batch
+from bert.training.batches import Position, ShardedBatches
+from bert.training.collate import pad_batch
 from bert.pretraining.data import PretrainingData, tokenize_documents
 from tests.bert.pretraining.helpers import CLS, PAD, SEP, random_token_documents, small_vocab_spec
 

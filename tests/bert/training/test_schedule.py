@@ -1,4 +1,4 @@
-"""Tests for bert/pretraining/schedule.py: the warmup/decay factor against transformers' schedule, and AdamW's
+"""Tests for bert/training/schedule.py: the warmup/decay factor against transformers' schedule, and AdamW's
 parameter groups against google-research/bert's exclusion rule."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 
 from bert import BertForPreTraining
 from bert.checkpoint import to_hf_name
-from bert.pretraining.schedule import (build_optimizer, parameter_groups, progress_factor, step_factor,
+from bert.training.schedule import (build_optimizer, parameter_groups, progress_factor, step_factor,
                                        warmup_steps)
 from tests.bert.pretraining.helpers import tiny_bert_config
 

@@ -1,5 +1,8 @@
 """Unpadding: attend over the real tokens only, packed end to end, instead of over a padded batch with a mask.
 
+No model uses it yet: `benchmarks/padding.py` measures it against the masked fused kernel on a GPU, and it moves
+back into `bert/` if it wins there.
+
 A padded batch (B, T) with a key-padding mask wastes work on the [PAD] positions, and — on CUDA — the mask rules
 out the FlashAttention kernel (it takes no arbitrary mask), so PyTorch runs the memory-efficient kernel instead.
 Unpadding ("varlen" attention, Dao et al. 2022 FlashAttention; the `cu_seqlens` interface of the flash-attn
@@ -16,7 +19,7 @@ per-sequence math path on the CPU.
 What comes back differs from the masked dense path only at the padding positions: the masked path gives a [PAD]
 query the average over its row's real keys, unpadding gives it 0 (`pad` fills zeros). BERT never reads those
 positions (their MLM labels are −100, and [CLS] is position 0), so every real token gets the same answer —
-tests/bert/test_unpad.py checks that against the reference formula.
+tests/benchmarks/test_unpad.py checks that against the reference formula.
 
 Dimension legend
     B  batch    T  padded tokens    N  real tokens in the batch (Σ lengths)    H  heads    D  head dim
@@ -32,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .attention import _check_dropout
+from bert.attention import _check_dropout
 
 
 @dataclass(frozen=True)

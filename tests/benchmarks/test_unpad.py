@@ -1,4 +1,4 @@
-"""Tests for bert/unpad.py: packing the real tokens (varlen / cu_seqlens) and attention over each packed sequence.
+"""Tests for benchmarks/unpad.py: packing the real tokens (varlen / cu_seqlens) and attention over each packed sequence.
 
 Independent reference: each sequence's attention softmax(q kᵀ/√d) v computed alone in float64 numpy on its own
 real tokens (no mask involved), and the masked reference path of bert/attention.py at the real positions."""
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bert.attention import scaled_dot_product_attention
-from bert.unpad import pad, packing, unpad, unpadded_attention, varlen_attention
+from benchmarks.unpad import pad, packing, unpad, unpadded_attention, varlen_attention
 
 FEW = settings(max_examples=20, deadline=None)
 

@@ -1,4 +1,4 @@
-"""Tests for bert/pretraining/evaluate.py: held-out MLM loss/accuracy and NSP accuracy, against a hand computation
+"""Tests for bert/training/evaluate.py: held-out MLM loss/accuracy and NSP accuracy, against a hand computation
 (log-softmax written out in float64, position by position), with full and masked-only logits."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 
 from bert import BertForPreTraining
 from bert.pretraining.data import PretrainingData
-from bert.pretraining.evaluate import evaluate_pretraining, masked_logits
+from bert.training.evaluate import evaluate_mlm, masked_logits
 from tests.bert.pretraining.helpers import CLS, PAD, SEP, random_token_documents, small_vocab_spec, tiny_bert_config
 
 
@@ -49,7 +49,11 @@ def _by_hand(model, batches):
 def test_scores_match_a_hand_computation(setup, masked_only):
     model, batches = setup
     loss, acc, nsp_acc, n = _by_hand(model, batches)
-    got = evaluate_pretraining(model, batches, masked_only=masked_only)
+    model.masked_only = masked_only
+    try:
+        got = evaluate_mlm(model, batches)
+    finally:
+        model.masked_only = False
     assert got["masked"] == n and got["examples"] == 20
     assert got["mlm_loss"] == pytest.approx(loss, rel=1e-5)
     assert got["mlm_acc"] == pytest.approx(acc) and got["nsp_acc"] == pytest.approx(nsp_acc)
@@ -64,7 +68,7 @@ def test_averages_are_over_positions_not_batches(setup):
     fill = {"input_ids": PAD, "token_type_ids": 0, "attention_mask": 0, "labels": -100}
     for k, v in fill.items():
         merged[k] = torch.cat([pad_to(b[k], v) for b in batches])
-    one, two = evaluate_pretraining(model, [merged]), evaluate_pretraining(model, batches)
+    one, two = evaluate_mlm(model, [merged]), evaluate_mlm(model, batches)
     for k in ("mlm_loss", "mlm_acc", "nsp_acc"):
         assert one[k] == pytest.approx(two[k], rel=1e-5)
 

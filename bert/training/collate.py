@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from .masking import IGNORE_INDEX
+from bert.heads import IGNORE_INDEX
 
 SEQUENCE_PADDING = {"input_ids": None, "token_type_ids": 0, "labels": IGNORE_INDEX}  # None: the pad id
 
@@ -21,7 +21,7 @@ SEQUENCE_PADDING = {"input_ids": None, "token_type_ids": 0, "labels": IGNORE_IND
 def pad_batch(rows: Sequence[Mapping[str, Sequence[int] | int]], pad_id: int,
               pad_to_multiple_of: int | None = None) -> dict[str, Tensor]:
     """rows: dicts with `input_ids` (list of ids) and optionally `token_type_ids`, `labels` (lists of the same
-    length) and scalar entries such as `next_sentence_label`. Returns int64 tensors: sequences (B, T) padded to
+    length) and scalar entries such as `next_sentence_label` or a sentence's class `labels`. Returns int64 tensors: sequences (B, T) padded to
     the longest row (rounded up to `pad_to_multiple_of`), `attention_mask` (B, T), scalars (B,)."""
     if not rows:
         raise ValueError("pad_batch: rows is empty (expected at least one example)")
@@ -33,7 +33,7 @@ def pad_batch(rows: Sequence[Mapping[str, Sequence[int] | int]], pad_id: int,
         T = -(-T // pad_to_multiple_of) * pad_to_multiple_of
     batch: dict[str, Tensor] = {}
     for key in rows[0]:
-        if key in SEQUENCE_PADDING:
+        if key in SEQUENCE_PADDING and not isinstance(rows[0][key], int):
             fill = pad_id if SEQUENCE_PADDING[key] is None else SEQUENCE_PADDING[key]
             out = torch.full((len(rows), T), fill, dtype=torch.long)                 # (B, T)
             for b, r in enumerate(rows):

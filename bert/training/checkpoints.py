@@ -22,20 +22,13 @@ import torch
 from safetensors.torch import load_model, save_model
 from torch import nn
 
+from tokenization.files import write_text
+
 MODEL_FILE, STATE_FILE, LATEST = "model.safetensors", "trainer_state.pt", "latest"
 
 
 def checkpoint_root(out: str) -> str:
     return os.path.join(out, "checkpoints")
-
-
-def _write_text_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def save_checkpoint(out: str, step: int, model: nn.Module, state: dict[str, Any], keep: int = 2) -> str:
@@ -53,7 +46,7 @@ def save_checkpoint(out: str, step: int, model: nn.Module, state: dict[str, Any]
     if os.path.exists(final):          # an older attempt at the same step (a rerun): `latest` may not name it
         shutil.rmtree(final)
     os.replace(tmp, final)
-    _write_text_atomic(os.path.join(root, LATEST), name + "\n")
+    write_text(os.path.join(root, LATEST), name + "\n")
     older = sorted(d for d in os.listdir(root) if d.startswith("step-") and d != name)
     for d in older[:max(0, len(older) - (keep - 1))]:
         shutil.rmtree(os.path.join(root, d), ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Tests for bert/pretraining/trainer.py: stop + resume = never stopped (bit for bit on the CPU), the NaN guard
+"""Tests for bert/training/loop.py: stop + resume = never stopped (bit for bit on the CPU), the NaN guard
 leaves the last good checkpoint, the time budget, and the settings checks."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import torch
 from torch import nn
 
 from bert import BertForPreTraining
-from bert.pretraining.batches import ShardedBatches
-from bert.pretraining.checkpoints import latest_checkpoint, load_checkpoint
+from bert.training.batches import ShardedBatches
+from bert.training.checkpoints import latest_checkpoint, load_checkpoint
 from bert.pretraining.data import PretrainingData
-from bert.pretraining.evaluate import evaluate_pretraining
-from bert.pretraining.metrics import read_metrics
-from bert.pretraining.trainer import NonFiniteLossError, Trainer, TrainingArguments
+from bert.training.evaluate import evaluate_mlm
+from bert.training.metrics import read_metrics
+from bert.training.loop import NonFiniteLossError, Trainer, TrainingArguments
 from tests.bert.pretraining.helpers import CLS, PAD, SEP, random_token_documents, small_vocab_spec, tiny_bert_config
 
 
@@ -32,11 +32,11 @@ def _bert_trainer(out, max_steps=8, model_seed=0, callbacks=None):
     eval_batches = [held.collate(0, list(range(8)))]
     torch.manual_seed(model_seed)
     model = BertForPreTraining(tiny_bert_config(hidden_dropout_prob=0.2))           # dropout on: RNG state matters
+    model.masked_only = True
     args = TrainingArguments(out=str(out), max_steps=max_steps, lr=3e-3, warmup=0.25, log_every=1, eval_every=3,
                              save_every=4, progress=False, seed=11)
     return Trainer(model, ShardedBatches(data, batch_size=5, accumulation=2, seed=3, group_by_length=2), args,
-                   evaluate=lambda m: evaluate_pretraining(m, eval_batches), forward_kwargs={"masked_only": True},
-                   callbacks=callbacks)
+                   evaluate=lambda m: evaluate_mlm(m, eval_batches), callbacks=callbacks)
 
 
 @pytest.mark.slow
@@ -150,3 +150,29 @@ def test_training_arguments_are_checked():
     with pytest.raises(ValueError, match="bf16.*needs a CUDA device"):
         Trainer(Toy(), ShardedBatches(ToyData(), batch_size=4),
                 TrainingArguments(out="x", max_steps=1, precision="bf16"))
+
+
+def test_a_task_step_returns_loss_and_parts_and_the_loop_logs_the_parts(tmp_path):
+    """The loop calls step(model, batch) for each micro-batch; its parts are averaged like the loss (over the
+    accumulation micro-batches) and written in the "train" records."""
+    seen = []
+
+    def step(model, batch):
+        loss = model(**batch).loss
+        seen.append(batch["x"].shape[0])
+        return loss, {"twice": 2 * loss, "one": torch.ones(())}
+
+    args = TrainingArguments(out=str(tmp_path), max_steps=3, lr=1e-2, log_every=1, progress=False, save_every=0)
+    Trainer(Toy(), ShardedBatches(ToyData(), batch_size=4, accumulation=2), args, step=step).train()
+    records = read_metrics(tmp_path / "metrics.jsonl", "train")
+    assert seen == [4] * 6 and [r["step"] for r in records] == [1, 2, 3]
+    for r in records:
+        assert r["twice"] == pytest.approx(2 * r["loss"], rel=1e-6) and r["one"] == pytest.approx(1.0)
+        assert r["grad_norm"] > 0 and r["tokens"] == 0                 # no attention_mask: no token count
+
+
+def test_without_an_out_folder_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = TrainingArguments(out=None, max_steps=3, lr=1e-2, progress=False)
+    summary = Trainer(Toy(), ShardedBatches(ToyData(), batch_size=4), args).train()
+    assert summary["step"] == 3 and summary["checkpoint"] is None and list(tmp_path.iterdir()) == []

@@ -13,6 +13,8 @@ import math
 import os
 from typing import Any
 
+from tokenization.files import atomic_path, write_text
+
 
 class MetricsLog:
     """Append-only JSONL file, flushed after every record."""
@@ -24,10 +26,7 @@ class MetricsLog:
             open(path, "w", encoding="utf-8").close()             # a new run starts a new file
         elif os.path.exists(path):
             kept = [r for r in read_metrics(path) if r.get("step", 0) <= truncate_after_step]
-            tmp = f"{path}.tmp-{os.getpid()}"
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.writelines(json.dumps(r) + "\n" for r in kept)
-            os.replace(tmp, path)
+            write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
 
     def write(self, record: dict[str, Any]) -> None:
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
@@ -45,13 +44,9 @@ def read_metrics(path: str, kind: str | None = None) -> list[dict[str, Any]]:
 def plot_metrics(runs: dict[str, str] | str, png: str, title: str | None = None) -> str:
     """Plot one run (a metrics.jsonl path) or several ({label: path}): training and held-out MLM loss against
     steps, and held-out MLM / NSP accuracy against wall time in minutes. Written atomically; returns `png`."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     if isinstance(runs, str):
         runs = {"": runs}
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=90)
+    fig, (ax_loss, ax_acc) = figure(1, 2, figsize=(9, 3.4))
     for label, path in runs.items():
         train, evals = read_metrics(path, "train"), read_metrics(path, "eval")
         prefix = f"{label} " if label else ""
@@ -76,18 +71,22 @@ def plot_metrics(runs: dict[str, str] | str, png: str, title: str | None = None)
     return save_figure(fig, png, title)
 
 
-def save_figure(fig, png: str, title: str | None = None) -> str:
-    """Give the figure its title, lay it out and write it atomically (a temporary file, then rename); the figure is
-    closed. Returns `png`."""
-    import matplotlib.pyplot as plt
+def figure(rows: int, cols: int, figsize: tuple[float, float], dpi: int = 90, **kwargs):
+    """A new `matplotlib.figure.Figure` and its axes. Drawn on a Figure object, not through pyplot: no global
+    state, no backend chosen, so a notebook's inline plots keep working (library code never calls
+    `matplotlib.use`)."""
+    from matplotlib.figure import Figure
 
+    fig = Figure(figsize=figsize, dpi=dpi)
+    return fig, fig.subplots(rows, cols, **kwargs)
+
+
+def save_figure(fig, png: str, title: str | None = None) -> str:
+    """Give the figure its title, lay it out and write it atomically (a temporary file, then rename).
+    Returns `png`."""
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    tmp = f"{png}.tmp-{os.getpid()}.png"
-    try:
+    with atomic_path(png) as tmp:
         fig.savefig(tmp)
-    finally:
-        plt.close(fig)
-    os.replace(tmp, png)
     return png

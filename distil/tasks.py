@@ -1,0 +1,115 @@
+"""Distillation as a task of the one training loop: its data, its step, its plot.
+
+The loop is bert/training/loop.py — AdamW without decay on biases/LayerNorm, warmup then linear decay, clipping,
+accumulation, autocast on CUDA, metrics.jsonl, a progress bar, atomic checkpoints, `resume`, and several processes
+under torchrun. It trains the *student*: checkpoints hold the student only and DDP wraps the student only; the
+teacher lives in the step. What this file adds:
+
+- `mlm_data`: general distillation data — the pre-training pipeline (corpus → held-out documents → WordPiece ids
+  → `[CLS] A [SEP] B [SEP]` examples → 80/10/10 masks), with the *teacher's* vocabulary. (Task-specific
+  distillation reads a labelled TSV: `bert.finetune.ClassificationData`.)
+- `DistillationStep`: step(student, batch) → (loss, parts) — the teacher's outputs, the student's, and the
+  Distiller's α_ce·L_ce + α_mlm·L_mlm + α_cos·L_cos (distil/distiller.py); the loop logs the three parts in its
+  "train" records;
+- `plot_distillation`: the parts of the loss and the held-out score against steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from bert.pretraining import MaskingSpec, PretrainingData, load_documents, split_heldout, tokenize_documents
+from bert.training import model_inputs, read_metrics
+from bert.training.metrics import figure, save_figure
+
+from .distiller import Distiller
+
+
+# ----------------------------------------------------------------------------- data
+def mlm_data(corpus: Sequence[str], tokenizer, seq_len: int = 128, seed: int = 0, heldout_fraction: float = 0.05,
+             eval_examples: int = 1000, eval_batch_size: int = 64,
+             short_seq_prob: float = 0.1) -> tuple[PretrainingData, list[dict[str, Tensor]], dict[str, int]]:
+    """(training data, held-out batches, stats) for MLM distillation, built as `python -m bert.pretrain` builds
+    them (same held-out split of whole documents, so a teacher pre-trained there is scored on text it never saw)."""
+    documents = load_documents(list(corpus))
+    train_docs, heldout_docs = split_heldout(documents, heldout_fraction)
+    spec = MaskingSpec.from_tokenizer(tokenizer, max_predictions=-(-seq_len * 15 // 100))
+    ids = dict(pad_id=tokenizer.pad_token_id, cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id)
+    train = PretrainingData(tokenize_documents(train_docs, tokenizer), spec, seq_len=seq_len, seed=seed,
+                            short_seq_prob=short_seq_prob, **ids)
+    heldout = PretrainingData(tokenize_documents(heldout_docs, tokenizer), spec, seq_len=seq_len, seed=0,
+                              short_seq_prob=short_seq_prob, dynamic=False, **ids)
+    n = min(eval_examples, heldout.num_examples(0))
+    batches = [heldout.collate(0, list(range(s, min(s + eval_batch_size, n)))) for s in range(0, n, eval_batch_size)]
+    stats = {"train_documents": len(train_docs), "heldout_documents": len(heldout_docs),
+             "train_examples_epoch0": train.num_examples(0), "heldout_examples": n}
+    return train, batches, stats
+
+
+# ----------------------------------------------------------------------------- the step
+class DistillationStep:
+    """step(student, batch) -> (loss, parts) for the training loop (general and task-specific distillation alike).
+
+    The teacher runs first, without gradients; then the student; then the Distiller's triple loss on the two:
+    - L_ce on the logits' rows that count: every non-pad token for (B, T, V) logits (the published recipe), every
+      row for (N, V) logits (both models with `masked_only = True`: the masked positions only) or (B, K) logits
+      (a task: one row per sentence);
+    - L_mlm = the student's own loss on the batch's labels (masked tokens, or the task's classes);
+    - L_cos on the last hidden states of the non-pad tokens (asked for only when α_cos > 0).
+
+    The teacher is held here, not inside the student: it is not trained, not saved with the student, not wrapped by
+    DistributedDataParallel, and its parameters never reach the optimizer. It stays in eval mode (no dropout: its
+    targets are its best predictions). Each model gets the batch entries its forward takes: a BERT teacher on
+    `[CLS] A [SEP] B [SEP]` pairs its token_type_ids, the DistilBERT student none (it learns to do without them; on
+    single-segment text, as in the published distiller, the two see exactly the same input).
+    """
+
+    def __init__(self, teacher: nn.Module, distiller: Distiller):
+        self.teacher = teacher.eval().requires_grad_(False)
+        self.distiller = distiller
+
+    def __call__(self, student: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        hidden = self.distiller.needs_hidden_states
+        with torch.no_grad():
+            t = self.teacher(**model_inputs(self.teacher, batch), output_hidden_states=hidden)
+        s = student(**model_inputs(student, batch), output_hidden_states=hidden)
+        tokens = batch["attention_mask"].bool()                                      # (B, T) non-pad
+        positions = tokens if s.logits.dim() == 3 else None                          # (B, T, V): the tokens count
+        return self.distiller(s.logits, _logits(t), s.loss, s.hidden_states[-1] if hidden else None,
+                              t.hidden_states[-1] if hidden else None, positions=positions, tokens=tokens)
+
+
+def _logits(out) -> Tensor:
+    return out.prediction_logits if hasattr(out, "prediction_logits") else out.logits
+
+
+# ----------------------------------------------------------------------------- logging
+def plot_distillation(metrics: str, png: str, score: str = "mlm_acc", reference: dict[str, float] | None = None,
+                      title: str | None = None) -> str:
+    """Two panels from a distillation run's metrics.jsonl: the weighted parts of the loss against steps, and the
+    student's held-out `score` against steps, with horizontal lines at `reference` values (e.g. the teacher's).
+    Written atomically; returns `png`."""
+    parts, evals = read_metrics(metrics, "train"), read_metrics(metrics, "eval")
+    fig, (ax_loss, ax_score) = figure(1, 2, figsize=(9, 3.4))
+    for key, label in (("ce_loss", "L_ce (soft targets, T²·KL)"), ("mlm_loss", "L_mlm (true labels)"),
+                       ("cos_loss", "L_cos (1 − cos of hidden states)")):
+        ax_loss.plot([r["step"] for r in parts], [r[key] for r in parts], lw=1, label=label)
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("loss (unweighted)")
+    ax_loss.set_yscale("log")
+    ax_loss.legend(fontsize=7)
+    ax_score.plot([r["step"] for r in evals], [r.get(score, float("nan")) for r in evals], "o-", ms=3,
+                  label=f"student held-out {score}")
+    for i, (name, value) in enumerate((reference or {}).items()):
+        ax_score.axhline(value, ls="--", lw=1, color=f"C{i + 1}", label=name)
+    ax_score.set_xlabel("step")
+    ax_score.set_ylabel(score)
+    ax_score.grid(alpha=0.3)
+    ax_score.legend(fontsize=7)
+    return save_figure(fig, png, title)
+
+
+__all__ = ["mlm_data", "DistillationStep", "plot_distillation"]
