@@ -12,6 +12,10 @@ weighted sum) + 4·B·T·C·I (FFN), plus the pooler; forward+backward counted a
 machine's plain fp32 matmul rate measured in the same run on a (B·T × C) · (C × I) product — the most a
 matmul-bound model could reach here.
 
+Batch-1 latency (what one request costs, where per-call Python overhead shows): the 12-layer model, B = 1,
+T = 16 and 128, eval mode, no_grad, with what a tokenizer returns for one sentence (input_ids, token_type_ids,
+an all-ones attention_mask), median of 60 interleaved runs.
+
     python -m benchmarks --only model           # 2 and 12 layers, 12 interleaved repeats
     python -m benchmarks --only model --quick   # 2 layers, 4 repeats (a smoke run)
 """
@@ -94,6 +98,21 @@ def compare(fn, ours, theirs, batch, device: str, repeats: int) -> dict:
     return {**medians(t), "ratio": ratios(t, base="transformers")["ours"]}
 
 
+def latency_rows(ours, theirs, device: str, repeats: int) -> list[str]:
+    """Batch-1 forward latency at T = 16 and 128 (module docstring), as table rows."""
+    rows = []
+    ours.eval(), theirs.eval()
+    for t in (16, 128):
+        g = torch.Generator().manual_seed(t)
+        one = {"input_ids": torch.randint(0, V, (1, t), generator=g).to(device),
+               "token_type_ids": torch.zeros(1, t, dtype=torch.long, device=device),
+               "attention_mask": torch.ones(1, t, dtype=torch.long, device=device)}
+        r = compare(_forward, ours, theirs, one, device, repeats)
+        rows.append(f"| {t} | {r['ours'] * 1e3:.2f} | {r['transformers'] * 1e3:.2f} | **{r['ratio']:.3f}×** |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> None:
     """Measure and write the "model" section of docs/benchmarks.md (`data` is not used)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -113,6 +132,8 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
                    f"**{r['ratio']:.3f}×** | {flops / r['ours'] / 1e9:.1f} | {flops / r['transformers'] / 1e9:.1f} |")
             rows.append(row)
             print(row, flush=True)
+        if layers == layer_counts[-1]:
+            latency = latency_rows(ours, theirs, device, 6 if quick else 60)
         del ours, theirs
     import transformers
     header = (f"### BERT-base-shaped model: ours vs transformers' BertModel (sdpa)\n\n"
@@ -124,6 +145,9 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
               f"Plain matmul ({B * T}×{C} · {C}×{I}) on this machine in the same run: **{peak:.1f} GFLOP/s**.\n\n"
               "| layers | pass | ours ms | transformers ms | ratio | ours GFLOP/s | transformers GFLOP/s |\n"
               "|---:|:---|---:|---:|---:|---:|---:|")
-    markdown = header + "\n" + "\n".join(rows)
+    markdown = (header + "\n" + "\n".join(rows) + f"\n\nBatch-1 latency, {layer_counts[-1]} layers, B=1 (input_ids, "
+                "token_type_ids, all-ones attention_mask; eval, no_grad), median of "
+                f"{6 if quick else 60} interleaved runs:\n\n| T | ours ms | transformers ms | ratio |\n|---:|---:|---:|---:|\n"
+                + "\n".join(latency))
     print(markdown)
     write_section("model", markdown, device=device, quick=quick)
