@@ -17,14 +17,26 @@ Loading rules (what transformers does, made explicit):
   is read as `cls.predictions.bias` when that key is absent. Old TensorFlow-converted `gamma`/`beta` LayerNorm
   names are read as `weight`/`bias`.
 - `pytorch_model.bin` is read with `torch.load(weights_only=True)`: no pickled code ever runs.
-Saving writes each file to a temporary name in the target directory and renames it into place (atomic:
-tokenization/files.py).
+- Weights must be floating point: an integer or bool tensor (other than the ignored buffers) is a ValueError naming
+  the file and the tensor — copied into a float parameter it would load silently as wrong numbers. A sharded
+  index's file names must stay inside the folder (no `../x`, no absolute paths). A config.json or index that is
+  not UTF-8 or not JSON is a ValueError naming it.
+
+Saving changes the folder as a whole, atomically (tokenization/files.py `atomic_folder`): config.json and
+model.safetensors are written into a new folder beside the old one, `.NAME.tmp-<pid>`; every other entry of the old
+folder (vocab.txt, metrics.jsonl, run.json, a checkpoints/ subfolder, …) is carried over as hard links — except
+weight files of another layout (a pytorch_model.bin, shards and their index), which would be stale next to the new
+weights; everything is fsynced; then the two folders swap in one step (Linux renameat2 RENAME_EXCHANGE) and the old
+one is deleted. A kill at any instant leaves the complete old checkpoint or the complete new one, never new weights
+with an old config; the hidden leftover of a killed save is ignored by loading and removed by the next save. Where
+RENAME_EXCHANGE is unavailable a two-rename fallback is used and the loader reads the old folder in the gap
+(`folder_to_read`). `from_pretrained` also checks that the folder it read is still the same folder (its inode)
+after reading config and weights, and reads again if a save swapped it in between.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import re
@@ -35,7 +47,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from tokenization.files import atomic_path
+from tokenization.files import atomic_folder, atomic_path, folder_to_read, read_json
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +85,8 @@ HEAD_PREFIXES = ("pooler.", "mlm_head.", "nsp_head.", "classifier.", "qa_outputs
 IGNORED_HF_KEYS = re.compile(r"(^|\.)embeddings\.(position_ids|token_type_ids)$|^cls\.predictions\.decoder\.weight$")
 _OUR_LAYER = re.compile(r"^encoder\.layers\.(\d+)\.(.+)$")
 _HF_LAYER = re.compile(r"^encoder\.layer\.(\d+)\.(.+)$")
+# weight files of every layout: a save writes model.safetensors and does not carry the others over (stale weights)
+WEIGHT_FILES = re.compile(r"^(model|pytorch_model)(-\d+-of-\d+)?\.(safetensors|bin)(\.index\.json)?$")
 
 
 def swap_prefix(name: str, table: dict[str, str]) -> str | None:
@@ -127,17 +141,16 @@ def is_head_name(name: str) -> bool:
 
 # ---------------------------------------------------------------- reading and writing files
 def read_state_dict(directory: str | os.PathLike) -> dict[str, Tensor]:
-    """The tensors of `directory`'s model.safetensors (or its sharded index, or pytorch_model.bin), HF names."""
+    """The tensors of `directory`'s model.safetensors (or its sharded index, or pytorch_model.bin), HF names;
+    every weight checked to be floating point (`_check_dtypes`)."""
     directory = os.fspath(directory)
     safe, index, pt = (os.path.join(directory, n) for n in (SAFE_WEIGHTS_NAME, SAFE_INDEX_NAME, PT_WEIGHTS_NAME))
     if os.path.isfile(safe):
-        return _read_safetensors(safe)
+        return _check_dtypes(_read_safetensors(safe), safe)
     if os.path.isfile(index):
-        with open(index, encoding="utf-8") as f:
-            shards = sorted(set(json.load(f)["weight_map"].values()))
         state: dict[str, Tensor] = {}
-        for shard in shards:
-            state.update(_read_safetensors(os.path.join(directory, shard)))
+        for shard in _index_shards(index):
+            state.update(_check_dtypes(_read_safetensors(shard), shard))
         return state
     if os.path.isfile(pt):
         try:
@@ -147,7 +160,7 @@ def read_state_dict(directory: str | os.PathLike) -> dict[str, Tensor]:
                           f"holding more than tensors): {e}") from None
         if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
             raise OSError(f"{pt!r} does not hold a dict of tensors (got {type(state).__name__})")
-        return state
+        return _check_dtypes(state, pt)
     raise OSError(f"no weights in {directory!r}: expected {SAFE_WEIGHTS_NAME}, {SAFE_INDEX_NAME} or {PT_WEIGHTS_NAME}")
 
 
@@ -159,11 +172,45 @@ def _read_safetensors(path: str) -> dict[str, Tensor]:
         raise OSError(f"could not read {path!r} ({size} bytes) as safetensors — truncated or corrupt? {e}") from None
 
 
+def _index_shards(index: str) -> list[str]:
+    """The shard files a model.safetensors.index.json names (`weight_map`: tensor → file), each checked to be a
+    file inside the index's folder: an absolute path or `../x` would read outside it. The check is on the names,
+    not on where symlinks point (the Hugging Face cache links each file to a blob outside the folder)."""
+    content = read_json(index)
+    weight_map = content.get("weight_map") if isinstance(content, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise ValueError(f"{index!r} must hold a \"weight_map\" object of tensor name -> shard file name")
+    folder = os.path.abspath(os.path.dirname(index))
+    shards = []
+    for name in sorted(set(weight_map.values())):
+        path = os.path.normpath(os.path.join(folder, name))
+        if os.path.isabs(name) or os.path.commonpath([folder, path]) != folder:
+            raise ValueError(f"{index!r} names the shard {name!r}, outside the checkpoint folder {folder!r}: "
+                             "shard names must be file names inside it")
+        shards.append(path)
+    return shards
+
+
+def _check_dtypes(state: dict[str, Tensor], path: str) -> dict[str, Tensor]:
+    """Every weight must be floating point: an integer or bool tensor copied into a float parameter would load
+    silently as wrong numbers. The integer buffers some checkpoints carry (IGNORED_HF_KEYS) are allowed."""
+    for name, t in state.items():
+        if not t.is_floating_point() and not IGNORED_HF_KEYS.search(name):
+            raise ValueError(f"{path!r}: tensor {name!r} has dtype {t.dtype}; weights must be floating point "
+                             "(float32, float16, bfloat16, …)")
+    return state
+
+
 def write_safetensors(tensors: dict[str, Tensor], path: str) -> None:
     """Write `tensors` to `path` as safetensors (metadata format "pt", as transformers writes), atomically
     (tokenization/files.py `atomic_path`: a temporary file beside it, then a rename)."""
     with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata={"format": "pt"})
+
+
+def _identity(directory: str) -> tuple[int, int]:
+    st = os.stat(directory)
+    return st.st_dev, st.st_ino
 
 
 # ---------------------------------------------------------------- the mixin
@@ -179,18 +226,23 @@ class CheckpointMixin:
     from_hf_name = staticmethod(from_hf_name)
     is_head_name = staticmethod(is_head_name)
 
+    def hf_state_dict(self) -> dict[str, Tensor]:
+        """The tensors save_pretrained writes: our state dict with HF names, on the CPU, contiguous."""
+        return {self.to_hf_name(k): v.detach().to("cpu").contiguous() for k, v in self.state_dict().items()}
+
     def save_pretrained(self, directory: str | os.PathLike) -> None:
-        """Write config.json (with `architectures`) and model.safetensors (HF names), each atomically."""
+        """Write config.json (with `architectures`) and model.safetensors (HF names), the folder changing as a
+        whole, atomically; its other files are kept (the module docstring)."""
         directory = os.fspath(directory)
         if os.path.exists(directory) and not os.path.isdir(directory):
             raise OSError(f"save_pretrained: {directory!r} exists and is not a directory")
-        os.makedirs(directory, exist_ok=True)
         if getattr(self.config, "pre_layer_norm", False):
             logger.warning("saving a pre-LN model: transformers has no pre-LN BERT and would run it as post-LN")
-        tensors = {self.to_hf_name(k): v.detach().to("cpu").contiguous() for k, v in self.state_dict().items()}
-        write_safetensors(tensors, os.path.join(directory, SAFE_WEIGHTS_NAME))
+        tensors = self.hf_state_dict()
         config = dataclasses.replace(self.config, architectures=[self.hf_architecture])
-        config.save(os.path.join(directory, CONFIG_NAME))
+        with atomic_folder(directory, carry_over=lambda name: not WEIGHT_FILES.match(name)) as tmp:
+            write_safetensors(tensors, os.path.join(tmp, SAFE_WEIGHTS_NAME))
+            config.save(os.path.join(tmp, CONFIG_NAME))
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, *, output_loading_info: bool = False,
@@ -201,13 +253,20 @@ class CheckpointMixin:
         Returns the model, or (model, info) with output_loading_info=True; info (also `model.loading_info`) has
         `newly_initialized`, `unused`, and `mismatched` (re-initialised because ignore_mismatched_sizes=True).
         """
-        directory = os.fspath(directory)
+        directory = folder_to_read(directory)  # itself, or the old folder while a fallback save swaps it
         if not os.path.isdir(directory):
             raise OSError(f"from_pretrained: {directory!r} is not a directory (expected an HF-format folder with "
                           f"{CONFIG_NAME} and {SAFE_WEIGHTS_NAME})")
-        config = cls.config_class.load(directory, **config_overrides)
+        for _ in range(3):                     # a save may swap the folder between reading config and weights
+            before = _identity(directory)
+            config = cls.config_class.load(directory, **config_overrides)
+            state = read_state_dict(directory)
+            if _identity(directory) == before:
+                break
+        else:
+            raise OSError(f"from_pretrained: {directory!r} was replaced while it was read, three times running")
         model = cls(config)
-        info = model.load_hf_state_dict(read_state_dict(directory), ignore_mismatched_sizes)
+        info = model.load_hf_state_dict(state, ignore_mismatched_sizes)
         return (model, info) if output_loading_info else model
 
     def load_hf_state_dict(self, hf_state: dict[str, Tensor], ignore_mismatched_sizes: bool = False) -> dict:

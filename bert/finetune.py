@@ -38,7 +38,8 @@ from tokenization.files import write_json
 from .training import ShardedBatches, Trainer, TrainingArguments, model_step, pad_batch
 from .training.distributed import DistributedContext
 from .training.loop import Step
-from .training.runs import run_cli
+from .training.runs import (COUNT, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, check_out, clear_run_outputs,
+                            number, run_cli)
 
 
 # ----------------------------------------------------------------------------- data
@@ -53,18 +54,23 @@ class LabelledText:
 
 
 def read_tsv(path: str | os.PathLike, text_column: str = "sentence", label_column: str = "label",
-             limit: int | None = None) -> LabelledText:
+             limit: int | None = None, num_labels: int | None = None) -> LabelledText:
     """Read a GLUE-style TSV (header row; tab-separated; no quoting) into sentences and integer labels.
 
-    Errors name the file and line: a missing file (OSError), a header without the columns, a row with too few
-    fields or a label that is not an integer (ValueError). Surrounding spaces of a sentence are stripped (SST-2
+    Errors name the file and line: a missing file or one that is not UTF-8 (OSError), a header without the
+    columns, a row with too few fields, a label that is not an integer or (with `num_labels`) not in
+    [0, num_labels) (ValueError). Surrounding spaces of a sentence are stripped (SST-2
     keeps one before the tab)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise OSError(f"TSV file not found: {path!r}")
     sentences, labels = [], []
     with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        try:
+            rows = f.read().splitlines()
+        except UnicodeDecodeError as e:
+            raise OSError(f"{path!r} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+        reader = csv.reader(rows, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
         if header is None:
             raise ValueError(f"{path!r} is empty; expected a header with columns {text_column!r} and {label_column!r}")
@@ -83,8 +89,9 @@ def read_tsv(path: str | os.PathLike, text_column: str = "sentence", label_colum
                 label = int(row[li])
             except ValueError:
                 raise ValueError(f"{path!r} line {line_no}: label must be an integer, got {row[li]!r}") from None
-            if label < 0:
-                raise ValueError(f"{path!r} line {line_no}: label must be ≥ 0, got {label}")
+            if label < 0 or (num_labels is not None and label >= num_labels):
+                allowed = f"in [0, {num_labels})" if num_labels is not None else "≥ 0"
+                raise ValueError(f"{path!r} line {line_no}: label must be {allowed}, got {label}")
             sentences.append(row[ti].strip())
             labels.append(label)
             if limit is not None and len(labels) >= limit:
@@ -111,8 +118,9 @@ class ClassificationData:
         self.num_labels = max(self.labels) + 1
 
     @classmethod
-    def from_tsv(cls, path: str, tokenizer, max_length: int = 64, limit: int | None = None) -> "ClassificationData":
-        return cls(read_tsv(path, limit=limit), tokenizer, max_length)
+    def from_tsv(cls, path: str, tokenizer, max_length: int = 64, limit: int | None = None,
+                 num_labels: int | None = None) -> "ClassificationData":
+        return cls(read_tsv(path, limit=limit, num_labels=num_labels), tokenizer, max_length)
 
     def num_examples(self, epoch: int) -> int:
         return len(self.ids)
@@ -192,21 +200,22 @@ def build_parser(prog: str = "python -m bert.finetune") -> argparse.ArgumentPars
     ap.add_argument("--train", required=True, help="training TSV with a header: sentence<TAB>label")
     ap.add_argument("--dev", help="dev TSV, scored with accuracy and F1 (optional)")
     ap.add_argument("--out", help="directory to save the fine-tuned model, vocab and metrics.json (optional)")
-    ap.add_argument("--num-labels", type=int, help="number of classes (default: from the training labels)")
-    ap.add_argument("--max-steps", type=int, help="optimizer steps (default: one epoch)")
-    ap.add_argument("--epochs", type=float, default=1.0, help="epochs, when --max-steps is not given (default 1)")
-    ap.add_argument("--minutes", type=float, help="stop after this many minutes (with --max-steps: first reached)")
-    ap.add_argument("--train-limit", type=int, help="use only the first N training rows")
-    ap.add_argument("--batch-size", type=int, default=32, help="sentences per step (default 32)")
-    ap.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default 1e-4)")
-    ap.add_argument("--warmup-ratio", type=float, default=0.1, help="share of steps with linear warmup (default 0.1)")
-    ap.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default 0.01)")
-    ap.add_argument("--max-length", type=int, default=64, help="truncate sentences to this many tokens (default 64)")
-    ap.add_argument("--eval-every", type=int, default=0, help="score the dev set every N steps (default: at the end)")
+    ap.add_argument("--num-labels", type=number(int, 1), help="number of classes (default: from the training labels)")
+    ap.add_argument("--max-steps", type=POSITIVE_INT, help="optimizer steps (default: one epoch)")
+    ap.add_argument("--epochs", type=POSITIVE, default=1.0, help="epochs, when --max-steps is not given (default 1)")
+    ap.add_argument("--minutes", type=POSITIVE, help="stop after this many minutes (with --max-steps: first reached)")
+    ap.add_argument("--train-limit", type=POSITIVE_INT, help="use only the first N training rows")
+    ap.add_argument("--batch-size", type=POSITIVE_INT, default=32, help="sentences per step (default 32)")
+    ap.add_argument("--lr", type=POSITIVE, default=1e-4, help="peak learning rate (default 1e-4)")
+    ap.add_argument("--warmup-ratio", type=FRACTION, default=0.1, help="share of steps with linear warmup (default 0.1)")
+    ap.add_argument("--weight-decay", type=NON_NEGATIVE, default=0.01, help="AdamW weight decay (default 0.01)")
+    ap.add_argument("--max-length", type=number(int, 2), default=64, help="truncate sentences to this many tokens (default 64)")
+    ap.add_argument("--eval-every", type=COUNT, default=0, help="score the dev set every N steps (default: at the end)")
     ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--threads", type=POSITIVE_INT, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ap.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
     return ap
 
 
@@ -222,12 +231,17 @@ def run(args: argparse.Namespace, load: Callable[[str, int | None], nn.Module] =
     `load(path, num_labels)` builds the model (distil.finetune passes one that also takes DistilBERT folders)."""
     from tokenization import BertTokenizer
 
+    if args.out:
+        check_out(args.out, resume=False, overwrite=args.overwrite, inputs={"--model": args.model})
+        if args.overwrite:
+            clear_run_outputs(args.out)
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
     tokenizer = BertTokenizer.from_pretrained(args.model, backend="fast")  # same ids as the reference, faster
-    train = ClassificationData.from_tsv(args.train, tokenizer, args.max_length, args.train_limit)
-    dev = ClassificationData.from_tsv(args.dev, tokenizer, args.max_length) if args.dev else None
+    train = ClassificationData.from_tsv(args.train, tokenizer, args.max_length, args.train_limit, args.num_labels)
+    dev = ClassificationData.from_tsv(args.dev, tokenizer, args.max_length, num_labels=args.num_labels) \
+        if args.dev else None
     num_labels = args.num_labels or max(train.num_labels, dev.num_labels if dev else 0)
     model = load(args.model, num_labels)
     max_steps = args.max_steps or max(1, math.ceil(args.epochs * train.num_examples(0) / args.batch_size))

@@ -4,7 +4,7 @@ classes that pair them with the encoder and compute their losses.
     MLM  logits_i = LayerNorm(act(W_t h_i + b_t)) · E_tokenᵀ + b          (decoder tied to the word embeddings)
          L_MLM = Σ_{i∈M} −log softmax(logits_i)[x_i] / max(|M|, 1)        (M = positions whose label is not −100)
     NSP  logits = W_nsp · pooled + b_nsp  (2 classes: 0 = B follows A ("IsNext"), 1 = B is random)
-         L_NSP = −log softmax(logits)[y]
+         L_NSP = −log softmax(logits)[y]   (mean over the pairs whose label is not −100; 0 if none is)
     pre-training: L = L_MLM + L_NSP
 
 Devlin et al. 2019 §3.1 (Task #1 masked LM, Task #2 NSP) and Appendix A.1/A.2; google-research/bert
@@ -53,9 +53,19 @@ def mlm_loss(logits: Tensor, labels: Tensor) -> Tensor:
     fp16/bf16 logits are upcast to fp32 for the log-softmax and the sum.
     """
     _check_mlm_arguments(logits, labels)
-    logits, labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).long()   # (*, V) -> (N', V); (N',)
-    nll = F.cross_entropy(_upcast(logits), labels, ignore_index=IGNORE_INDEX, reduction="sum")  # Σ_{i∈M} −log p
-    return nll / (labels != IGNORE_INDEX).sum().clamp(min=1)                                     # / max(|M|, 1)
+    return cross_entropy_over_kept(logits, labels)
+
+
+def cross_entropy_over_kept(logits: Tensor, labels: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """Σ_{i: labels_i ≠ ignore_index} −log softmax(logits_i)[labels_i] / max(#kept, 1) — logits (*, K), labels (*,).
+
+    F.cross_entropy's mean where something is kept; 0 where every label is ignored (transformers gives NaN there:
+    0/0; we give 0, so a batch with nothing to predict adds nothing and the trainer never sees a NaN), with no
+    value read back to the host. fp16/bf16 logits are upcast to fp32. Used by every loss with an ignore index:
+    MLM, NSP, token classification, question answering (ignore_index = T there)."""
+    logits, labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).long()   # (*, K) -> (N', K); (N',)
+    nll = F.cross_entropy(_upcast(logits), labels, ignore_index=ignore_index, reduction="sum")  # Σ_kept −log p
+    return nll / (labels != ignore_index).sum().clamp(min=1)                                     # / max(#kept, 1)
 
 
 def mlm_logits_and_loss(head: MaskedLMHead, h: Tensor, word_embeddings: Tensor, labels: Tensor | None,
@@ -181,7 +191,7 @@ class BertForPreTraining(BertPreTrainedModel):
         loss_nsp = None
         if next_sentence_label is not None:
             _check_labels("next_sentence_label", next_sentence_label, (input_ids.shape[0],), 2)
-            loss_nsp = F.cross_entropy(nsp_logits, next_sentence_label, ignore_index=IGNORE_INDEX)
+            loss_nsp = cross_entropy_over_kept(nsp_logits, next_sentence_label)   # all −100: 0, not NaN
         loss = loss_mlm + loss_nsp if loss_mlm is not None and loss_nsp is not None else None
         return PreTrainingOutput(loss, prediction_logits, nsp_logits, out.hidden_states, out.attentions,
                                  loss_mlm, loss_nsp)
@@ -231,7 +241,7 @@ def sequence_classification_loss(logits: Tensor, labels: Tensor) -> Tensor:
         _check_labels("labels", labels, (B, K), None)
         return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
     _check_labels("labels", labels, (B,), K)                            # single-label classification
-    return F.cross_entropy(logits, labels)
+    return F.cross_entropy(logits, labels.long())                       # int32 labels too; no ignore index here
 
 
 class BertForSequenceClassification(BertPreTrainedModel):
@@ -262,7 +272,8 @@ class BertForSequenceClassification(BertPreTrainedModel):
 
 class BertForTokenClassification(BertPreTrainedModel):
     """logits_i = W_c · Dropout(h_i) + b_c for every token (Devlin et al. §5.3, NER); loss = cross-entropy over
-    the tokens whose label is not −100 (label padding and word-piece continuations −100)."""
+    the tokens whose label is not −100 (label padding and word-piece continuations −100); 0 when every label is
+    −100 (transformers gives NaN here; we give 0: `cross_entropy_over_kept`)."""
 
     hf_architecture = "BertForTokenClassification"
 
@@ -284,15 +295,15 @@ class BertForTokenClassification(BertPreTrainedModel):
         loss = None
         if labels is not None:
             _check_labels("labels", labels, tuple(input_ids.shape), self.num_labels)
-            loss = F.cross_entropy(logits.reshape(-1, self.num_labels), labels.reshape(-1),  # (B·T, K), (B·T,)
-                                   ignore_index=IGNORE_INDEX)
+            loss = cross_entropy_over_kept(logits, labels)                  # (B, T, K), (B, T); all −100: 0
         return TokenClassifierOutput(loss, logits, out.hidden_states, out.attentions)
 
 
 class BertForQuestionAnswering(BertPreTrainedModel):
     """Span extraction (Devlin et al. §4.2, SQuAD): start_i = S · h_i, end_i = E · h_i (`qa_outputs`, C → 2);
     loss = (CE(start_logits, start) + CE(end_logits, end)) / 2. As HF, positions outside the sequence are
-    clamped to T and then ignored (an answer truncated away adds no loss)."""
+    clamped to T and then ignored (an answer truncated away adds no loss); a CE with every position ignored is 0
+    (transformers gives NaN here; we give 0)."""
 
     hf_architecture = "BertForQuestionAnswering"
 
@@ -321,12 +332,12 @@ class BertForQuestionAnswering(BertPreTrainedModel):
                 _check_labels(name, pos.reshape(-1), (B,), None)
             start = start_positions.reshape(-1).clamp(0, T)                 # T = "outside": ignored below
             end = end_positions.reshape(-1).clamp(0, T)
-            loss = (F.cross_entropy(start_logits, start, ignore_index=T)
-                    + F.cross_entropy(end_logits, end, ignore_index=T)) / 2
+            loss = (cross_entropy_over_kept(start_logits, start, ignore_index=T)   # all outside: 0, not NaN
+                    + cross_entropy_over_kept(end_logits, end, ignore_index=T)) / 2
         return QuestionAnsweringOutput(loss, start_logits.contiguous(), end_logits.contiguous(),
                                        out.hidden_states, out.attentions)
 
 
 __all__ = ["BertForPreTraining", "BertForMaskedLM", "BertForSequenceClassification", "BertForTokenClassification",
            "BertForQuestionAnswering", "MaskedLMHead", "NextSentenceHead", "mlm_loss", "mlm_logits_and_loss",
-           "IGNORE_INDEX"]
+           "IGNORE_INDEX", "cross_entropy_over_kept"]

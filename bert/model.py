@@ -31,20 +31,34 @@ def _is_integer(t: Tensor) -> bool:
     return not (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool)
 
 
+ID_DTYPES = (torch.int64, torch.int32)  # what an embedding lookup takes; uint8/int8/int16 ids are refused, not cast
+
+
+def _check_ids_dtype(name: str, t: Tensor) -> None:
+    if t.dtype not in ID_DTYPES:
+        raise TypeError(f"{name} must be an int64 (torch.long) or int32 tensor of ids, got dtype {t.dtype}"
+                        + (" (convert with .long())" if _is_integer(t) else ""))
+
+
 def check_inputs(config: BertConfig, input_ids: Tensor, attention_mask: Tensor | None = None,
                  token_type_ids: Tensor | None = None, position_ids: Tensor | None = None) -> None:
     """Check the model's inputs at the boundary, so a bad batch fails here with a message naming the argument,
     what was expected and what came — not as an index error deep inside an embedding or a matmul.
+
+    Ids (input_ids, token_type_ids, position_ids) must be int64 or int32 — the dtypes an embedding lookup takes;
+    other integer dtypes (uint8, int8, int16) are refused with a TypeError rather than cast silently (a uint8 id
+    cannot hold a vocabulary anyway). A batch of size 0 is a ValueError: there is nothing to encode, and no
+    layer below defines an answer for it.
 
     Types, shapes and dtypes are always checked (metadata: no data is read). Values — ids in range, a 0/1 mask —
     are checked where `bert.validation.validates` allows reading them back: by default on CPU, not on CUDA
     (a device sync each; `with bert.validation.validation(True):` turns them on there, to find a bad batch)."""
     if not isinstance(input_ids, Tensor):
         raise TypeError(f"input_ids must be a torch.Tensor of token ids, got {type(input_ids).__name__}")
-    if not _is_integer(input_ids):
-        raise TypeError(f"input_ids must be an integer tensor (token ids), got dtype {input_ids.dtype}")
-    if input_ids.dim() != 2 or input_ids.shape[1] == 0:
-        raise ValueError(f"input_ids must have shape (batch, seq_len) with seq_len >= 1, got {tuple(input_ids.shape)}")
+    _check_ids_dtype("input_ids", input_ids)
+    if input_ids.dim() != 2 or input_ids.shape[0] == 0 or input_ids.shape[1] == 0:
+        raise ValueError("input_ids must have shape (batch, seq_len) with batch >= 1 and seq_len >= 1, got "
+                         f"{tuple(input_ids.shape)}")
     B, T = input_ids.shape
     if T > config.max_position_embeddings:
         raise ValueError(f"input_ids has seq_len {T}, more than max_position_embeddings = "
@@ -56,11 +70,12 @@ def check_inputs(config: BertConfig, input_ids: Tensor, attention_mask: Tensor |
             raise TypeError(f"{name} must be a torch.Tensor or None, got {type(t).__name__}")
         if tuple(t.shape) != (B, T):
             raise ValueError(f"{name} must have the shape of input_ids, {(B, T)}, got {tuple(t.shape)}")
-    if token_type_ids is not None and not _is_integer(token_type_ids):
-        raise TypeError(f"token_type_ids must be an integer tensor, got dtype {token_type_ids.dtype}")
+    if token_type_ids is not None:
+        _check_ids_dtype("token_type_ids", token_type_ids)
     if position_ids is not None:
         if not isinstance(position_ids, Tensor):
             raise TypeError(f"position_ids must be a torch.Tensor or None, got {type(position_ids).__name__}")
+        _check_ids_dtype("position_ids", position_ids)
         if position_ids.dim() != 2 or position_ids.shape[0] not in (1, B) or position_ids.shape[1] != T:
             raise ValueError(f"position_ids must have shape (batch, seq_len) = {(B, T)} or (1, {T}), got "
                              f"{tuple(position_ids.shape)}")  # its values are checked by the position table

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bert.attention import IMPLEMENTATIONS
-from bert.config import BertConfig, JsonConfig
+from bert.config import INDEX, POSITIVE, PROBABILITY, SIZE, BertConfig, JsonConfig, one_of
 from bert.layers import ACTIVATIONS
 
 LAYER_NORM_EPS = 1e-12  # DistilBERT's LayerNorm epsilon: a constant there, not a config field
@@ -53,31 +53,14 @@ class DistilBertConfig(JsonConfig):
 
     model_type = "distilbert"  # class attribute, written to config.json for transformers' AutoConfig
 
-    def __post_init__(self) -> None:
-        for name in ("vocab_size", "max_position_embeddings", "n_layers", "n_heads", "dim", "hidden_dim",
-                     "num_labels"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"DistilBertConfig.{name} must be a positive int, got {value!r}")
-        if self.dim % self.n_heads != 0:
-            raise ValueError(f"DistilBertConfig.dim ({self.dim}) must be divisible by n_heads ({self.n_heads})")
-        for name in ("dropout", "attention_dropout", "qa_dropout", "seq_classif_dropout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-                raise ValueError(f"DistilBertConfig.{name} must be in [0, 1), got {value!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"DistilBertConfig.activation must be one of {ACTIVATIONS}, got {self.activation!r}")
-        if self.attn_implementation not in IMPLEMENTATIONS:
-            raise ValueError(f"DistilBertConfig.attn_implementation must be one of {IMPLEMENTATIONS}, "
-                             f"got {self.attn_implementation!r}")
-        if not isinstance(self.pad_token_id, int) or not 0 <= self.pad_token_id < self.vocab_size:
-            raise ValueError(f"DistilBertConfig.pad_token_id must be an int in [0, vocab_size={self.vocab_size}), "
-                             f"got {self.pad_token_id!r}")
-        if not self.initializer_range > 0:
-            raise ValueError(f"DistilBertConfig.initializer_range must be > 0, got {self.initializer_range!r}")
-        for name in ("sinusoidal_pos_embds", "tie_word_embeddings"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"DistilBertConfig.{name} must be a bool, got {getattr(self, name)!r}")
+    # JsonConfig.check: each field's type from its annotation above, its range or choices here
+    rules = {**dict.fromkeys(("vocab_size", "max_position_embeddings", "n_layers", "n_heads", "dim", "hidden_dim",
+                              "num_labels"), SIZE),
+             **dict.fromkeys(("dropout", "attention_dropout", "qa_dropout", "seq_classif_dropout"), PROBABILITY),
+             "initializer_range": POSITIVE, "pad_token_id": INDEX,
+             "activation": one_of(ACTIVATIONS), "attn_implementation": one_of(IMPLEMENTATIONS)}
+    heads_fields = ("dim", "n_heads")
+    legacy_keys = {"tie_weights_": "tie_word_embeddings"}   # distilbert-base-uncased's config.json has the old key
 
     # HF's attribute_map: generic code may ask any config for hidden_size / num_hidden_layers / num_attention_heads
     @property
@@ -127,13 +110,6 @@ class DistilBertConfig(JsonConfig):
         kwargs.update(overrides)
         return cls(**kwargs)
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], **overrides: Any) -> "DistilBertConfig":
-        """JsonConfig.from_dict, plus the old key `tie_weights_` (distilbert-base-uncased's config), which means
-        `tie_word_embeddings`."""
-        if isinstance(d, dict) and "tie_weights_" in d and "tie_word_embeddings" not in d:
-            d = {**d, "tie_word_embeddings": bool(d["tie_weights_"])}
-        return super().from_dict(d, **overrides)
 
 def count_parameters(config: DistilBertConfig) -> int:
     """Parameters of a bare DistilBertModel, counted from the architecture (Sanh et al. 2019 §3).

@@ -31,6 +31,7 @@ from bert.pretraining.cli import pretrain
 from bert.timing import interleaved_times
 from bert.training import evaluate_mlm, read_metrics
 from bert.training.metrics import figure, save_figure
+from bert.training.runs import POSITIVE, POSITIVE_INT, check_out, number, run_cli
 from tokenization import BertTokenizer
 from tokenization.files import write_text
 
@@ -38,6 +39,7 @@ from .model import DistilBertForMaskedLM
 from .tasks import mlm_data
 from .train import distil
 
+MARKER = ".made-by-distil-demo"   # in --out: this folder is the demo's own, a rerun may replace what is in it
 TEACHER = {"vocab_size": 8192, "hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 2,
            "intermediate_size": 512, "max_position_embeddings": 128}
 
@@ -47,13 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=None, help="a folder holding sst2/ (train.tsv, dev.tsv): also run the "
                                                  "sentiment experiment (skipped with a message when absent)")
-    ap.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
+    ap.add_argument("--out", default="runs/demo",
+                    help="output folder (default runs/demo); the demo replaces its own earlier results there, and "
+                         "refuses a non-empty folder it did not make unless --overwrite")
+    ap.add_argument("--overwrite", action="store_true", help="write into a non-empty --out the demo did not make")
     ap.add_argument("--corpus", nargs="+", default=["stdlib"], help="pre-training corpus (default: stdlib)")
-    ap.add_argument("--teacher-minutes", type=float, default=4.5, help="teacher pre-training budget (4.5)")
-    ap.add_argument("--student-minutes", type=float, default=3.0, help="student distillation budget (3.0)")
-    ap.add_argument("--seq-len", type=int, default=128, help="example length in tokens (128)")
-    ap.add_argument("--sst2-steps", type=int, default=300, help="steps of each SST-2 run with --data (300)")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--teacher-minutes", type=POSITIVE, default=4.5, help="teacher pre-training budget (4.5)")
+    ap.add_argument("--student-minutes", type=POSITIVE, default=3.0, help="student distillation budget (3.0)")
+    ap.add_argument("--seq-len", type=number(int, 8), default=128, help="example length in tokens (128)")
+    ap.add_argument("--sst2-steps", type=POSITIVE_INT, default=300, help="steps of each SST-2 run with --data (300)")
+    ap.add_argument("--threads", type=POSITIVE_INT, default=None, help="torch CPU threads (default: torch's choice)")
     return ap
 
 
@@ -81,7 +86,6 @@ def plot(teacher_metrics: str, student_metrics: str, ratios: dict[str, float], p
 
 def stdlib_part(args: argparse.Namespace) -> str:
     teacher_dir, student_dir = os.path.join(args.out, "teacher"), os.path.join(args.out, "student")
-    os.makedirs(args.out, exist_ok=True)
     config = os.path.join(args.out, "teacher_config.json")
     write_text(config, json.dumps({**TEACHER, "max_position_embeddings": max(TEACHER["max_position_embeddings"],
                                                                           args.seq_len)}))
@@ -89,11 +93,12 @@ def stdlib_part(args: argparse.Namespace) -> str:
           flush=True)
     pretrain(["--config", config, "--corpus", *args.corpus, "--minutes", str(args.teacher_minutes),
               "--seq-len", str(args.seq_len), "--batch-size", "32", "--lr", "1e-3", "--dropout", "0",
-              "--eval-every", "100", "--save-every", "0", "--out", teacher_dir])
+              "--eval-every", "100", "--save-every", "0", "--out", teacher_dir, "--overwrite"])
     print(f"[2/3] distilling a 2-layer student from it for {args.student_minutes} min", flush=True)
     distil(["mlm", "--teacher", teacher_dir, "--corpus", *args.corpus, "--minutes", str(args.student_minutes),
             "--seq-len", str(args.seq_len), "--batch-size", "32", "--lr", "1e-3", "--dropout", "0",
-            "--ce-positions", "masked", "--eval-every", "100", "--save-every", "0", "--out", student_dir])
+            "--ce-positions", "masked", "--eval-every", "100", "--save-every", "0", "--out", student_dir,
+            "--overwrite"])
 
     print("[3/3] measuring: held-out MLM accuracy, parameters, inference time", flush=True)
     tokenizer = BertTokenizer.from_pretrained(teacher_dir, backend="fast")
@@ -152,8 +157,14 @@ def sst2_part(args: argparse.Namespace) -> str:
             "for each student (the full experiment: `python -m benchmarks --only distil`).\n\n" + markdown(r))
 
 
-def main(argv: list[str] | None = None) -> str:
+def demo(argv: list[str] | None = None) -> str:
+    """Run the demo with `argv`; returns the report."""
     args = build_parser().parse_args(argv)
+    own = os.path.isfile(os.path.join(args.out, MARKER))
+    check_out(args.out, resume=False, overwrite=args.overwrite or own)      # the demo's own folder: replace it
+    os.makedirs(args.out, exist_ok=True)
+    write_text(os.path.join(args.out, MARKER), "written by python -m distil.demo; a rerun replaces this folder's "
+                                               "teacher/, student/, report.md and demo.png\n")
     if args.threads:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -164,6 +175,10 @@ def main(argv: list[str] | None = None) -> str:
     write_text(os.path.join(args.out, "report.md"), report)
     print("\n" + report, flush=True)
     return report
+
+
+def main(argv: list[str] | None = None) -> str:
+    return run_cli("distil.demo", demo, argv)
 
 
 if __name__ == "__main__":

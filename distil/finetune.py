@@ -7,12 +7,12 @@ Same options as bert.finetune (see `--help`). The model class follows the direct
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 from torch import nn
 
+from bert.config import read_config_json
 from bert.finetune import build_parser, load_classifier, run
 from bert.training.runs import run_cli
 
@@ -24,8 +24,7 @@ def load_any_classifier(path: str, num_labels: int | None) -> nn.Module:
     config_file = os.path.join(path, "config.json")
     if not os.path.isfile(config_file):
         raise OSError(f"no config.json in {path!r}")
-    with open(config_file, encoding="utf-8") as f:
-        model_type = json.load(f).get("model_type", "bert")
+    model_type = read_config_json(config_file).get("model_type", "bert")
     if model_type == "distilbert":
         overrides = {} if num_labels is None else {"num_labels": num_labels}
         return DistilBertForSequenceClassification.from_pretrained(path, **overrides)

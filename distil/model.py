@@ -23,16 +23,14 @@ Dimension legend
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import os
 import re
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from bert.checkpoint import CONFIG_NAME, SAFE_WEIGHTS_NAME, swap_prefix, write_safetensors
+from bert.checkpoint import swap_prefix
 from bert.embeddings import BertEmbeddings
 from bert.heads import MaskedLMHead, mlm_logits_and_loss, sequence_classification_loss
 from bert.layers import Encoder, block_arguments
@@ -135,19 +133,14 @@ class DistilBertPreTrainedModel(BertPreTrainedModel):
     def _base(self) -> "DistilBertModel":
         return getattr(self, "distilbert", self)  # type: ignore[return-value]
 
-    def save_pretrained(self, directory: str | os.PathLike) -> None:
-        """config.json (with `architectures`) + model.safetensors with HF DistilBERT names, each atomic."""
-        directory = os.fspath(directory)
-        if os.path.exists(directory) and not os.path.isdir(directory):
-            raise OSError(f"save_pretrained: {directory!r} exists and is not a directory")
-        os.makedirs(directory, exist_ok=True)
-        tensors = {self.to_hf_name(k): v.detach().to("cpu").contiguous() for k, v in self.state_dict().items()}
-        if self.config.sinusoidal_pos_embds:  # transformers keeps the fixed table as a weight: give it one
+    def hf_state_dict(self) -> dict[str, Tensor]:
+        """BERT's (HF names; save_pretrained writes them, atomically, with config.json) plus, with
+        sinusoidal_pos_embds, the fixed position table: transformers keeps it as a weight, so give it one."""
+        tensors = super().hf_state_dict()
+        if self.config.sinusoidal_pos_embds:
             prefix = "distilbert." if hasattr(self, "distilbert") else ""
             tensors[prefix + POSITION_KEY] = sinusoidal_table(self.config.max_position_embeddings, self.config.dim)
-        write_safetensors(tensors, os.path.join(directory, SAFE_WEIGHTS_NAME))
-        dataclasses.replace(self.config, architectures=[self.hf_architecture]).save(os.path.join(directory,
-                                                                                                 CONFIG_NAME))
+        return tensors
 
     def load_hf_state_dict(self, hf_state: dict[str, Tensor], ignore_mismatched_sizes: bool = False) -> dict:
         hf_state = {k: v for k, v in hf_state.items() if k != TIED_HF_KEY}

@@ -36,7 +36,8 @@ from bert.pretraining.corpus import STDLIB
 from bert.training import ShardedBatches, Trainer, TrainingArguments, evaluate_mlm
 from bert.training.distributed import init_distributed, shutdown
 from bert.training.loop import PRECISIONS
-from bert.training.runs import check_resume, run_cli, write_run
+from bert.training.runs import (COUNT, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, add_output_options, check_out,
+                                check_resume, clear_run_outputs, number, run_cli, write_run)
 from tokenization import BertTokenizer
 
 from .distiller import Distiller
@@ -58,52 +59,46 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--teacher", required=True, help="the teacher's from_pretrained folder (with vocab.txt)")
     g.add_argument("--student", default=None, help="a DistilBERT folder to start from (default: built from the "
                                                    "teacher by student_from_teacher)")
-    g.add_argument("--layers", type=int, nargs="+", default=None, metavar="I",
+    g.add_argument("--layers", type=COUNT, nargs="+", default=None, metavar="I",
                    help="teacher layers the student copies (default: every other one, first and last kept; "
                         "12 layers → 0 2 4 7 9 11)")
-    g.add_argument("--dropout", type=float, default=None, help="the student's dropout (default: the teacher's)")
+    g.add_argument("--dropout", type=FRACTION, default=None, help="the student's dropout (default: the teacher's)")
     g = common.add_argument_group("loss")
-    g.add_argument("--alpha-ce", type=float, default=5.0, help="weight of the soft-target loss L_ce (5.0)")
-    g.add_argument("--alpha-mlm", type=float, default=2.0, help="weight of the true-label loss L_mlm (2.0)")
-    g.add_argument("--alpha-cos", type=float, default=1.0, help="weight of the hidden-state cosine loss (1.0)")
-    g.add_argument("--temperature", type=float, default=2.0, help="softmax temperature T of the soft targets (2.0)")
+    g.add_argument("--alpha-ce", type=NON_NEGATIVE, default=5.0, help="weight of the soft-target loss L_ce (5.0)")
+    g.add_argument("--alpha-mlm", type=NON_NEGATIVE, default=2.0, help="weight of the true-label loss L_mlm (2.0)")
+    g.add_argument("--alpha-cos", type=NON_NEGATIVE, default=1.0, help="weight of the hidden-state cosine loss (1.0)")
+    g.add_argument("--temperature", type=POSITIVE, default=2.0, help="softmax temperature T of the soft targets (2.0)")
     g = common.add_argument_group("training")
-    g.add_argument("--max-steps", type=int, default=None, help="optimizer steps (default 2000 unless --minutes)")
-    g.add_argument("--minutes", type=float, default=None, help="wall-clock budget (with --max-steps: first reached)")
-    g.add_argument("--batch-size", type=int, default=32, help="examples per micro-batch per process (32)")
-    g.add_argument("--accumulation", type=int, default=1, help="micro-batches per optimizer step (1)")
-    g.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (5e-4, DistilBERT's)")
-    g.add_argument("--warmup", type=float, default=0.05, help="fraction of the run spent warming up (0.05)")
-    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW decay, not on biases/LayerNorm (0.01)")
-    g.add_argument("--grad-clip", type=float, default=1.0, help="max gradient norm, 0 = off (1.0)")
+    g.add_argument("--max-steps", type=POSITIVE_INT, default=None, help="optimizer steps (default 2000 unless --minutes)")
+    g.add_argument("--minutes", type=POSITIVE, default=None, help="wall-clock budget (with --max-steps: first reached)")
+    g.add_argument("--batch-size", type=POSITIVE_INT, default=32, help="examples per micro-batch per process (32)")
+    g.add_argument("--accumulation", type=POSITIVE_INT, default=1, help="micro-batches per optimizer step (1)")
+    g.add_argument("--lr", type=POSITIVE, default=5e-4, help="peak learning rate (5e-4, DistilBERT's)")
+    g.add_argument("--warmup", type=FRACTION, default=0.05, help="fraction of the run spent warming up (0.05)")
+    g.add_argument("--weight-decay", type=NON_NEGATIVE, default=0.01, help="AdamW decay, not on biases/LayerNorm (0.01)")
+    g.add_argument("--grad-clip", type=NON_NEGATIVE, default=1.0, help="max gradient norm, 0 = off (1.0)")
     g.add_argument("--precision", default="auto", choices=PRECISIONS, help="autocast on CUDA (auto: bf16 if possible)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda (under torchrun: cuda:LOCAL_RANK)")
     g.add_argument("--seed", type=int, default=0, help="seed of the data order, masks and dropout (0)")
-    g = common.add_argument_group("output")
-    g.add_argument("--out", required=True, help="output folder (student, vocab, run.json, metrics, checkpoints/)")
-    g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest")
-    g.add_argument("--eval-every", type=int, default=200, help="steps between evaluations (200; 0 = end only)")
-    g.add_argument("--save-every", type=int, default=200, help="steps between checkpoints (200; 0 = end only)")
-    g.add_argument("--log-every", type=int, default=10, help="steps between metrics records (10)")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_output_options(common, "output folder (student, vocab, run.json, metrics, checkpoints/)")
     sub = ap.add_subparsers(dest="mode", required=True)
     mlm = sub.add_parser("mlm", parents=[common], help="general distillation with MLM on a corpus",
                          description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mlm.add_argument("--corpus", nargs="+", default=[STDLIB], metavar="stdlib|PATH",
                      help="'stdlib' (the standard library's docstrings; default) and/or text files/folders")
-    mlm.add_argument("--seq-len", type=int, default=128, help="longest example in tokens (128)")
+    mlm.add_argument("--seq-len", type=number(int, 8), default=128, help="longest example in tokens (128)")
     mlm.add_argument("--ce-positions", default="tokens", choices=["tokens", "masked"],
                      help="soft targets at every non-pad token (the published default) or at the masked ones only "
                           "(both models then decode only there: much faster when the vocabulary is large); "
                           "default tokens")
-    mlm.add_argument("--heldout-fraction", type=float, default=0.05, help="share of documents held out (0.05)")
-    mlm.add_argument("--eval-examples", type=int, default=1000, help="held-out examples per evaluation (1000)")
+    mlm.add_argument("--heldout-fraction", type=number(float, 0, 1, low_open=True, high_open=True), default=0.05, help="share of documents held out (0.05)")
+    mlm.add_argument("--eval-examples", type=POSITIVE_INT, default=1000, help="held-out examples per evaluation (1000)")
     task = sub.add_parser("task", parents=[common], help="task-specific distillation on a labelled TSV",
                           description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     task.add_argument("--train", required=True, help="training TSV with a header: sentence<TAB>label")
     task.add_argument("--dev", default=None, help="dev TSV scored with accuracy and F1")
-    task.add_argument("--train-limit", type=int, default=None, help="use only the first N training rows")
-    task.add_argument("--max-length", type=int, default=64, help="truncate sentences to this many tokens (64)")
+    task.add_argument("--train-limit", type=POSITIVE_INT, default=None, help="use only the first N training rows")
+    task.add_argument("--max-length", type=number(int, 2), default=64, help="truncate sentences to this many tokens (64)")
     return ap
 
 
@@ -126,10 +121,17 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     if args.max_steps is None and args.minutes is None:
         args.max_steps = 2000
+    if args.resume and args.overwrite:
+        raise ValueError("give --resume (continue the run in --out) or --overwrite (replace it), not both")
     if args.resume:
         check_resume(args, RESUME_KEYS)
     ctx = init_distributed(args.device)
     try:
+        check_out(args.out, resume=args.resume, overwrite=args.overwrite,
+                  inputs={"--teacher": args.teacher, "--student": args.student})
+        ctx.barrier()                                     # every process has checked before anything is written
+        if args.overwrite and ctx.is_main:
+            clear_run_outputs(args.out)
         tokenizer = BertTokenizer.from_pretrained(args.teacher, backend="fast")
         torch.manual_seed(args.seed)
         teacher, student = build_models(args)
@@ -143,8 +145,9 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
             evaluate = lambda m: evaluate_mlm(m, eval_batches, ctx.device)  # noqa: E731
             score = "mlm_acc"
         else:
-            train = ClassificationData.from_tsv(args.train, tokenizer, args.max_length, args.train_limit)
-            dev = ClassificationData.from_tsv(args.dev, tokenizer, args.max_length) if args.dev else None
+            k = teacher.config.num_labels                 # the teacher's classes: every label must be one of them
+            train = ClassificationData.from_tsv(args.train, tokenizer, args.max_length, args.train_limit, k)
+            dev = ClassificationData.from_tsv(args.dev, tokenizer, args.max_length, num_labels=k) if args.dev else None
             stats = {"train_examples": train.num_examples(0), "dev_examples": dev.num_examples(0) if dev else 0}
             evaluate = (lambda m: evaluate_classifier(m, dev, ctx.device)) if dev else None  # noqa: E731
             score = "accuracy"

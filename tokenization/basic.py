@@ -61,7 +61,7 @@ class BasicTokenizer:
         self.never_split = frozenset(never_split or ())
         self.tokenize_chinese_chars = bool(tokenize_chinese_chars)
         self.strip_accents = self.do_lower_case if strip_accents is None else bool(strip_accents)
-        self._text_chars = _CharMap(lambda ch: self._cjk_char(self._clean_char(ch)))  # stages 1-2, memoised
+        self._text_chars = _CharMap(self._clean_and_cjk_char)  # stages 1-2, memoised
 
     # ---- each stage is a rewrite of one character ----
     @staticmethod
@@ -72,6 +72,9 @@ class BasicTokenizer:
 
     def _cjk_char(self, ch: str) -> str:
         return f" {ch} " if self.tokenize_chinese_chars and len(ch) == 1 and is_chinese_char(ch) else ch
+
+    def _clean_and_cjk_char(self, ch: str) -> str:  # a method, not a lambda, so that a tokenizer pickles
+        return self._cjk_char(self._clean_char(ch))
 
     # ---- the stages on a whole text (python -m tokenization prints them one after the other) ----
     def clean(self, text: str) -> str:

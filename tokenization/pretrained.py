@@ -5,20 +5,22 @@
     special_tokens_map.json   {"unk_token": "[UNK]", "sep_token": "[SEP]", ...}
 
 Both JSON files are optional when reading (a bare vocab.txt folder loads with BertTokenizer's defaults); the keys
-read are BertTokenizer's own argument names, so a folder written by transformers loads here and back.
+read are BertTokenizer's own argument names, so a folder written by transformers loads here and back. Other keys
+("tokenizer_class", "backend", "added_tokens_decoder", ...) are ignored. Each value read must have its option's
+type (options.py: `"do_lower_case": "false"` is refused, not read as true); a file that is not UTF-8, not JSON, or
+not a JSON object is a ValueError naming the file.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
-from .files import write_json
+from .files import read_json, write_json
+from .options import SPECIAL_NAMES, check_file_options
 from .vocab import save_vocab
 
-SPECIAL_NAMES = ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token")  # Hugging Face's order
 OPTION_NAMES = ("do_lower_case", "tokenize_chinese_chars", "strip_accents", "never_split", "model_max_length",
                 "clean_up_tokenization_spaces", *SPECIAL_NAMES)                      # the keys read from the files
 _NO_LIMIT = 10**9  # a model_max_length above this is Hugging Face's "no limit" placeholder (1e30)
@@ -35,19 +37,31 @@ def read_pretrained(path: str | os.PathLike) -> tuple[str, dict[str, Any]]:
     vocab_file = os.path.join(path, "vocab.txt")
     if not os.path.isfile(vocab_file):
         raise FileNotFoundError(f"from_pretrained: no vocab.txt in {path!r}")
-    found: dict[str, Any] = {}
-    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+    options: dict[str, Any] = {}
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):  # the second wins
         file = os.path.join(path, name)
         if os.path.isfile(file):
-            with open(file, encoding="utf-8") as f:
-                found.update(json.load(f))
+            options.update(_options_in(file))
+    return vocab_file, options
+
+
+def _options_in(file: str) -> dict[str, Any]:
+    """The BertTokenizer options one JSON file gives, checked (options.py); nulls and "no limit" left out."""
+    found = read_json(file)  # not UTF-8, not JSON: a ValueError naming the file (files.py)
+    if not isinstance(found, dict):
+        raise ValueError(f"{file!r}: expected a JSON object {{...}}, got {type(found).__name__}")
     options = {k: found[k] for k in OPTION_NAMES if found.get(k) is not None}
     for name in SPECIAL_NAMES:  # special_tokens_map.json may store {"content": "[CLS]", ...}
         if isinstance(options.get(name), dict):
+            if "content" not in options[name]:
+                raise ValueError(f"{file!r}: key {name!r}: expected a str or an object with \"content\", got "
+                                 f"{options[name]!r}")
             options[name] = options[name]["content"]
-    if isinstance(options.get("model_max_length"), (int, float)) and options["model_max_length"] > _NO_LIMIT:
+    limit = options.get("model_max_length")
+    if isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit > _NO_LIMIT:
         del options["model_max_length"]
-    return vocab_file, options
+    check_file_options(options, file)
+    return options
 
 
 def write_pretrained(path: str | os.PathLike, vocab: Mapping[str, int], options: Mapping[str, Any]) -> tuple[str, ...]:

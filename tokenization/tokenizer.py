@@ -13,10 +13,12 @@ The pipeline for one text (each step in its own module):
     3. WordpieceTokenizer (wordpiece.py): each word -> greedy longest-match-first pieces, [UNK] if none;
     4. ids from vocab.txt; truncation, [CLS]/[SEP], token types and padding (encoding.py).
 
-Steps 2-3 are remembered per whitespace-separated chunk of cleaned text (a dict from chunk to its ids), so a corpus
-pays for each distinct word once. `backend="fast"` computes the same ids with the Rust `tokenizers` library
-(fast.py); the from-scratch path is the default and the reference. Ids -> text is decoding.py; the checkpoint
-folder (vocab.txt + the two JSON files) is pretrained.py.
+Steps 2-3 are remembered per whitespace-separated chunk of cleaned text (chunk -> its ids), so a corpus pays for
+each distinct word about once; the memo is bounded (cache.py: at most 65,536 chunks of at most 32 characters, the
+least recently used dropped first), so a long input cannot grow it without limit. `backend="fast"` computes the
+same ids with the Rust `tokenizers` library (fast.py); the from-scratch path is the default and the reference.
+Ids -> text is decoding.py; the checkpoint folder (vocab.txt + the two JSON files) is pretrained.py; the options'
+types are checked by options.py.
 
 Offsets (return_offsets_mapping) are character spans of the input, (0, 0) for [CLS], [SEP] and [PAD]; they equal
 the reference's everywhere except inside a run of combining marks that NFD puts in a new order, where the
@@ -32,15 +34,16 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .basic import BasicTokenizer
+from .cache import BoundedCache
 from .decoding import as_id_list, clean_up_tokenization, join_tokens
 from .encoding import BatchEncoding, check_inputs, check_text, kept_lengths, pad_row, resolve_options, to_tensors
 from .fast import FastBackend
-from .pretrained import SPECIAL_NAMES, read_pretrained, write_pretrained
+from .options import SPECIAL_NAMES, check_arguments
+from .pretrained import read_pretrained, write_pretrained
 from .vocab import load_vocab
 from .wordpiece import WordpieceTokenizer
 
 _NON_SPACE = re.compile(r"[^ ]+")
-_CACHE_LIMIT = 1_000_000  # distinct chunks remembered before the memo starts afresh
 
 
 class BertTokenizer:
@@ -52,11 +55,13 @@ class BertTokenizer:
         unk_token, sep_token, pad_token, cls_token, mask_token: the special tokens; they must be in the vocabulary.
         tokenize_chinese_chars: make each CJK ideograph a word of its own.
         strip_accents: None = follow do_lower_case (BERT's rule); True/False to force.
-        never_split: chunks the BasicTokenizer keeps whole.
+        never_split: chunks the BasicTokenizer keeps whole (a list, tuple or set of str).
         model_max_length: default max_length for truncation / padding="max_length" (512 for BERT checkpoints).
         max_input_chars_per_word: longer words become [UNK].
         clean_up_tokenization_spaces: default of decode's option of that name.
         backend: "python" (from scratch, the default) or "fast" (the Rust `tokenizers` library; same outputs).
+
+    Each argument's type is checked (options.py): `do_lower_case="false"` is a TypeError, not a true value.
     """
 
     def __init__(self, vocab_file: str | os.PathLike | None = None, do_lower_case: bool = True,
@@ -68,6 +73,12 @@ class BertTokenizer:
                  vocab: dict[str, int] | Sequence[str] | None = None):
         if (vocab_file is None) == (vocab is None):
             raise ValueError("BertTokenizer: give exactly one of vocab_file (path of vocab.txt) and vocab")
+        check_arguments(dict(do_lower_case=do_lower_case, unk_token=unk_token, sep_token=sep_token,
+                             pad_token=pad_token, cls_token=cls_token, mask_token=mask_token,
+                             tokenize_chinese_chars=tokenize_chinese_chars, strip_accents=strip_accents,
+                             never_split=never_split, model_max_length=model_max_length,
+                             max_input_chars_per_word=max_input_chars_per_word,
+                             clean_up_tokenization_spaces=clean_up_tokenization_spaces))
         if vocab_file is not None:
             vocab = load_vocab(vocab_file)
         elif not isinstance(vocab, dict):
@@ -95,7 +106,7 @@ class BertTokenizer:
         self.all_special_ids = [vocab[t] for t in self.all_special_tokens]
         # special tokens written in the text: longest first, so that the regex finds the longest match
         self._special_re = re.compile("|".join(map(re.escape, sorted(self.all_special_tokens, key=len, reverse=True))))
-        self._cache: dict[str, tuple[tuple[int, ...], tuple[tuple[int, int], ...]]] = {}
+        self._cache: BoundedCache[tuple[tuple[int, ...], tuple[tuple[int, int], ...]]] = BoundedCache()
         self._fast = None
         if backend == "fast":  # chosen once, here
             self._fast = FastBackend(vocab, specials, do_lower_case=do_lower_case, strip_accents=strip_accents,
@@ -217,7 +228,7 @@ class BertTokenizer:
         return ids, spans
 
     def _chunk(self, chunk: str) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
-        """A whitespace-free chunk of cleaned text -> (ids, spans within the chunk), memoised."""
+        """A whitespace-free chunk of cleaned text -> (ids, spans within the chunk), memoised (cache.py)."""
         hit = self._cache.get(chunk)
         if hit is None:
             ids, spans = [], []
@@ -225,9 +236,7 @@ class BertTokenizer:
                 for piece, start, end in self.wordpiece_tokenizer.split(word):
                     ids.append(self.vocab[piece])
                     spans.append((where[start], where[end - 1] + 1))
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            hit = self._cache[chunk] = (tuple(ids), tuple(spans))
+            hit = self._cache.put(chunk, (tuple(ids), tuple(spans)))
         return hit
 
     # ---------------------------------------------------------------- special tokens

@@ -26,7 +26,8 @@ from typing import Any
 from bert.training import ShardedBatches, Trainer, TrainingArguments, evaluate_mlm, plot_metrics
 from bert.training.distributed import init_distributed, shutdown
 from bert.training.loop import PRECISIONS
-from bert.training.runs import check_resume, run_cli, write_run
+from bert.training.runs import (COUNT, FRACTION, POSITIVE, POSITIVE_INT, PROBABILITY, add_output_options, check_out,
+                                check_resume, clear_run_outputs, number, run_cli, write_run)
 
 from .corpus import FORMATS, STDLIB, corpus_stats, load_documents
 from .data import PretrainingData, split_heldout, tokenize_documents
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--preset", default=None, choices=["tiny", "mini", "small", "medium", "base", "large"],
                    help="model size (bert/config.py PRESETS; default tiny: 2 layers, width 128)")
     g.add_argument("--config", default=None, help="a config.json (HF field names) instead of --preset")
-    g.add_argument("--dropout", type=float, default=None,
+    g.add_argument("--dropout", type=FRACTION, default=None,
                    help="override hidden and attention dropout (BERT: 0.1; short runs may learn faster with 0)")
     g = ap.add_argument_group("data")
     g.add_argument("--corpus", nargs="+", default=[STDLIB], metavar="stdlib|PATH",
@@ -58,60 +59,48 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--vocab", default=None,
                    help="vocab.txt, or a folder with one (e.g. a checkpoint's); default: train a WordPiece vocabulary "
                         "on the training documents and save it in --out")
-    g.add_argument("--vocab-size", type=int, default=8192, help="size of a trained vocabulary (default 8192)")
-    g.add_argument("--seq-len", type=int, default=128, help="longest example in tokens, [CLS]/[SEP] included (128)")
-    g.add_argument("--short-seq-prob", type=float, default=0.1, help="chance of a shorter target length (0.1)")
-    g.add_argument("--mask-prob", type=float, default=0.15, help="share of tokens to predict (0.15)")
-    g.add_argument("--max-predictions", type=int, default=None,
+    g.add_argument("--vocab-size", type=number(int, 8), default=8192, help="size of a trained vocabulary (default 8192)")
+    g.add_argument("--seq-len", type=number(int, 8), default=128, help="longest example in tokens, [CLS]/[SEP] included (128)")
+    g.add_argument("--short-seq-prob", type=PROBABILITY, default=0.1, help="chance of a shorter target length (0.1)")
+    g.add_argument("--mask-prob", type=number(float, 0, 1, low_open=True, high_open=True), default=0.15, help="share of tokens to predict (0.15)")
+    g.add_argument("--max-predictions", type=POSITIVE_INT, default=None,
                    help="most predicted tokens per example (default: ceil(0.15 × seq-len))")
     g.add_argument("--whole-word-mask", action="store_true", help="mask a word's '##' pieces together")
     g.add_argument("--static-masking", action="store_true",
                    help="one set of pairs and masks for every epoch (default: fresh ones each epoch)")
-    g.add_argument("--group-by-length", type=int, default=50, metavar="K",
+    g.add_argument("--group-by-length", type=COUNT, default=50, metavar="K",
                    help="batch examples of similar length within pools of K global batches (0 = off; default 50)")
-    g.add_argument("--heldout-fraction", type=float, default=0.05,
+    g.add_argument("--heldout-fraction", type=number(float, 0, 1, low_open=True, high_open=True), default=0.05,
                    help="share of documents held out for evaluation (default 0.05)")
-    g.add_argument("--eval-examples", type=int, default=1000, help="held-out examples per evaluation (1000)")
+    g.add_argument("--eval-examples", type=POSITIVE_INT, default=1000, help="held-out examples per evaluation (1000)")
     g = ap.add_argument_group("training")
-    g.add_argument("--max-steps", type=int, default=None,
+    g.add_argument("--max-steps", type=POSITIVE_INT, default=None,
                    help=f"optimizer steps (the schedule's length; default {DEFAULT_STEPS} unless --minutes is given)")
-    g.add_argument("--minutes", type=float, default=None,
+    g.add_argument("--minutes", type=POSITIVE, default=None,
                    help="wall-clock budget; alone, the schedule follows elapsed time; with --max-steps, whichever "
                         "ends first")
-    g.add_argument("--batch-size", type=int, default=64, help="examples per micro-batch per process (64)")
-    g.add_argument("--accumulation", type=int, default=1,
+    g.add_argument("--batch-size", type=POSITIVE_INT, default=64, help="examples per micro-batch per process (64)")
+    g.add_argument("--accumulation", type=POSITIVE_INT, default=1,
                    help="micro-batches per optimizer step (global batch = batch-size × accumulation × processes)")
-    g.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3, for tiny models)")
-    g.add_argument("--warmup", type=float, default=0.05, help="fraction of the run spent warming up (0.05)")
-    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW decay, not on biases/LayerNorm (0.01)")
-    g.add_argument("--grad-clip", type=float, default=1.0, help="max gradient norm, 0 = off (1.0)")
+    g.add_argument("--lr", type=POSITIVE, default=1e-3, help="peak learning rate (default 1e-3, for tiny models)")
+    g.add_argument("--warmup", type=FRACTION, default=0.05, help="fraction of the run spent warming up (0.05)")
+    g.add_argument("--weight-decay", type=number(float, 0), default=0.01, help="AdamW decay, not on biases/LayerNorm (0.01)")
+    g.add_argument("--grad-clip", type=number(float, 0), default=1.0, help="max gradient norm, 0 = off (1.0)")
     g.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="autocast on CUDA: bf16/fp16; auto = bf16 on CUDA if supported, fp32 on the CPU")
     g.add_argument("--full-decoder", action="store_true",
                    help="compute MLM logits at every position (default: only at the masked ones — same loss, faster)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda (under torchrun: cuda:LOCAL_RANK)")
     g.add_argument("--seed", type=int, default=0, help="seed of the model's init, the examples, masks and order")
-    g = ap.add_argument_group("output")
-    g.add_argument("--out", required=True,
-                   help="output folder (model, vocab, metrics.jsonl, metrics.png, run.json, checkpoints/)")
-    g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest")
-    g.add_argument("--eval-every", type=int, default=200, help="steps between held-out evaluations (200; 0 = end only)")
-    g.add_argument("--save-every", type=int, default=200, help="steps between checkpoints (200; 0 = end only)")
-    g.add_argument("--log-every", type=int, default=10, help="steps between metrics records (10)")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_output_options(ap, "output folder (model, vocab, metrics.jsonl, metrics.png, run.json, checkpoints/)")
     return ap
 
 
 def _check_args(args: argparse.Namespace) -> None:
     if args.preset and args.config:
         raise ValueError("give --preset or --config, not both")
-    for name in ("vocab_size", "seq_len", "batch_size", "accumulation", "eval_examples"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.seq_len < 8:
-        raise ValueError(f"--seq-len must be >= 8, got {args.seq_len}")
-    if args.dropout is not None and not 0 <= args.dropout < 1:
-        raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}")
+    if args.resume and args.overwrite:
+        raise ValueError("give --resume (continue the run in --out) or --overwrite (replace it), not both")
 
 
 def load_tokenizer(args: argparse.Namespace, train_docs, ctx):
@@ -174,6 +163,11 @@ def pretrain(argv: list[str] | None = None) -> dict[str, Any]:
         check_resume(args, RESUME_KEYS)
     ctx = init_distributed(args.device)
     try:
+        check_out(args.out, resume=args.resume, overwrite=args.overwrite,
+                  inputs={"--vocab": args.vocab, "--config": args.config})
+        ctx.barrier()                                     # every process has checked before anything is written
+        if args.overwrite and ctx.is_main:
+            clear_run_outputs(args.out)
         documents = load_documents(args.corpus, args.corpus_format)
         train_docs, heldout_docs = split_heldout(documents, args.heldout_fraction)
         tokenizer = load_tokenizer(args, train_docs, ctx)

@@ -6,15 +6,22 @@ A checkpoint is a folder `OUT/checkpoints/step-0000123/` holding
     trainer_state.pt     optimizer and grad-scaler state, every process's RNG states (torch, CUDA, Python's
                          random), the data position, the step, the elapsed time, the run's settings
 
-and a file `OUT/checkpoints/latest` naming the newest complete one. Writing goes: a temporary folder → rename it to
-its final name → rewrite `latest` (temporary file + rename). A crash at any moment leaves `latest` naming a complete
-checkpoint, and loading reads `trainer_state.pt` with `torch.load(weights_only=True)` (tensors and plain Python
-values only — no pickled code runs).
+and a file `OUT/checkpoints/latest` naming the newest complete one. Writing goes (tokenization/files.py
+`atomic_folder`): the two files into a hidden folder `.step-0000123.tmp-<pid>`, each fsynced, and the folder
+fsynced → rename it to `step-0000123` (or, when a rerun finds a folder of that name, swap the two atomically with
+renameat2 RENAME_EXCHANGE) and fsync `checkpoints/` → rewrite `latest` (temporary file, fsync, rename, fsync
+`checkpoints/`) → retire the older checkpoints (each renamed to a hidden `.step-….tmp-<pid>` name first, then
+deleted, so no half-deleted `step-` folder is ever seen). A kill at any moment leaves `latest` naming a complete
+checkpoint; the next save removes whatever hidden leftovers a killed save left (and `latest`'s temporary file).
+Loading reads `trainer_state.pt` with `torch.load(weights_only=True)` (tensors and plain Python values only — no
+pickled code runs).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 from typing import Any
 
@@ -22,9 +29,10 @@ import torch
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-from tokenization.files import write_text
+from tokenization.files import atomic_folder, clean_leftovers, folder_to_read, fsync_dir, write_text
 
 MODEL_FILE, STATE_FILE, LATEST = "model.safetensors", "trainer_state.pt", "latest"
+_STALE_TEMPORARY = re.compile(r"^(\.tmp-.+|latest\.tmp-\d+)$")  # an earlier layout's folders; latest's temp file
 
 
 def checkpoint_root(out: str) -> str:
@@ -36,21 +44,34 @@ def save_checkpoint(out: str, step: int, model: nn.Module, state: dict[str, Any]
     the `keep` newest. Returns its folder."""
     root = checkpoint_root(out)
     os.makedirs(root, exist_ok=True)
+    remove_leftovers(root)
     name = f"step-{step:07d}"
     final = os.path.join(root, name)
-    tmp = os.path.join(root, f".tmp-{name}-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    save_model(model, os.path.join(tmp, MODEL_FILE))
-    torch.save(state, os.path.join(tmp, STATE_FILE))
-    if os.path.exists(final):          # an older attempt at the same step (a rerun): `latest` may not name it
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    with atomic_folder(final, carry_over=lambda entry: False) as tmp:  # a rerun's folder of this step: replaced
+        save_model(model, os.path.join(tmp, MODEL_FILE))
+        torch.save(state, os.path.join(tmp, STATE_FILE))
     write_text(os.path.join(root, LATEST), name + "\n")
+    fsync_dir(root)
     older = sorted(d for d in os.listdir(root) if d.startswith("step-") and d != name)
     for d in older[:max(0, len(older) - (keep - 1))]:
-        shutil.rmtree(os.path.join(root, d), ignore_errors=True)
+        trash = os.path.join(root, f".{d}.tmp-{os.getpid()}")
+        os.rename(os.path.join(root, d), trash)
+        shutil.rmtree(trash, ignore_errors=True)
     return final
+
+
+def remove_leftovers(root: str) -> None:
+    """Remove what killed saves left in OUT/checkpoints: hidden `.step-….tmp-<pid>` folders (an old folder a
+    fallback swap set aside is put back first: tokenization/files.py `clean_leftovers`), `.tmp-…` folders of the
+    earlier layout, and `latest`'s temporary file."""
+    clean_leftovers(root)
+    for entry in os.listdir(root):
+        if _STALE_TEMPORARY.match(entry):
+            path = os.path.join(root, entry)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
 
 
 def latest_checkpoint(out: str) -> str | None:
@@ -59,10 +80,25 @@ def latest_checkpoint(out: str) -> str | None:
     if not os.path.isfile(pointer):
         return None
     with open(pointer, encoding="utf-8") as f:
-        path = os.path.join(checkpoint_root(out), f.read().strip())
+        path = folder_to_read(os.path.join(checkpoint_root(out), f.read().strip()))
     if not os.path.isfile(os.path.join(path, STATE_FILE)):
         raise OSError(f"checkpoint {path!r} named by {pointer!r} is incomplete or missing")
     return path
+
+
+def checkpoint_candidates(out: str) -> list[str]:
+    """The checkpoints a resume may try, best first: the folder `latest` names (even when it is missing or torn —
+    loading it then fails with the reason, and the caller moves on), then every other `step-` folder, newest
+    first. Empty when the run has none."""
+    root = checkpoint_root(out)
+    if not os.path.isdir(root):
+        return []
+    steps = sorted((d for d in os.listdir(root) if d.startswith("step-")), reverse=True)
+    named = []
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        with open(os.path.join(root, LATEST), encoding="utf-8") as f:
+            named = [f.read().strip()]
+    return [folder_to_read(os.path.join(root, d)) for d in named + [d for d in steps if d not in named] if d]
 
 
 def load_checkpoint(path: str, model: nn.Module, map_location: str | torch.device = "cpu") -> dict[str, Any]:

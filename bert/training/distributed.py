@@ -16,6 +16,23 @@ import torch
 import torch.distributed as dist
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def resolve_precision(requested: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype: None for fp32. bf16/fp16 need CUDA (on the CPU they would be slower, not faster)."""
+    if requested == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if requested == "fp32":
+        return None
+    if device.type != "cuda":
+        raise ValueError(f"precision {requested!r} needs a CUDA device (running on {device.type}); use fp32")
+    return torch.bfloat16 if requested == "bf16" else torch.float16
+
+
+
 @dataclass(frozen=True)
 class DistributedContext:
     """rank / world_size / local_rank of this process and its device; `enabled` when a process group is up."""

@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import math
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,12 +41,11 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from .batches import Position, ShardedBatches
-from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
-from .distributed import DistributedContext
+from .checkpoints import checkpoint_candidates, load_checkpoint, save_checkpoint
+from .distributed import PRECISIONS, DistributedContext, resolve_precision
 from .metrics import MetricsLog
 from .schedule import build_optimizer, progress_factor, step_factor, warmup_steps
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 Step = Callable[[nn.Module, dict[str, Tensor]], tuple[Tensor, dict[str, Tensor]]]
 
 
@@ -94,19 +94,6 @@ class TrainingArguments:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
-
-
-def resolve_precision(requested: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype: None for fp32. bf16/fp16 need CUDA (on the CPU they would be slower, not faster)."""
-    if requested == "auto":
-        if device.type != "cuda":
-            return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if requested == "fp32":
-        return None
-    if device.type != "cuda":
-        raise ValueError(f"precision {requested!r} needs a CUDA device (running on {device.type}); use fp32")
-    return torch.bfloat16 if requested == "bf16" else torch.float16
 
 
 def _tokens(batch: dict[str, Tensor]) -> Tensor:
@@ -307,12 +294,19 @@ class Trainer:
         self.last_checkpoint = self.ctx.broadcast_object(self.last_checkpoint)
 
     def restore(self) -> None:
-        """Continue from OUT/checkpoints/latest (see checkpoints.py)."""
-        path = latest_checkpoint(self.args.out) if self.args.out is not None else None
-        if path is None:
-            raise FileNotFoundError(f"resume: no checkpoint in {self.args.out!r} (expected "
-                                    f"{self.args.out}/checkpoints/latest)")
-        state = load_checkpoint(path, self.model, self.device)
+        """Continue from the newest intact checkpoint: OUT/checkpoints/latest, or — when that one is truncated or
+        corrupt — the newest older one that loads (each one skipped is named, with the reason)."""
+        errors = []
+        for path in checkpoint_candidates(self.args.out) if self.args.out is not None else []:
+            try:
+                state = load_checkpoint(path, self.model, self.device)
+                break
+            except Exception as e:  # noqa: BLE001 — a torn file fails in torch, safetensors or the OS
+                errors.append(f"{path}: {type(e).__name__}: {e}")
+                print(f"resume: skipping checkpoint {path!r} ({type(e).__name__}: {e})", file=sys.stderr)
+        else:
+            raise FileNotFoundError(f"resume: no checkpoint to resume from in {self.args.out!r}/checkpoints"
+                                    + (f" ({'; '.join(errors)})" if errors else ""))
         if state["global_batch_size"] != self.batches.global_batch_size:
             raise ValueError(f"resume: the checkpoint was trained with global batches of {state['global_batch_size']}"
                              f" examples, this run has {self.batches.global_batch_size}; keep batch size × "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from typing import Any
 
 from tokenization.files import atomic_path, write_text
@@ -35,9 +36,20 @@ class MetricsLog:
 
 
 def read_metrics(path: str, kind: str | None = None) -> list[dict[str, Any]]:
-    """The records of a metrics.jsonl (of one `kind` if given)."""
-    with open(path, encoding="utf-8") as f:
-        records = [json.loads(line) for line in f if line.strip()]
+    """The records of a metrics.jsonl (of one `kind` if given).
+
+    A run killed while writing leaves a torn last line: it is dropped, with a message. A broken line anywhere
+    else is an error naming the file and the line (the file was not written by us, or was damaged)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = [(n, line) for n, line in enumerate(f, start=1) if line.strip()]
+    records = []
+    for i, (n, line) in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if i < len(lines) - 1:
+                raise ValueError(f"{path}: line {n} is not a JSON record ({e.msg})") from None
+            print(f"{path}: dropping the torn last line {n} (a run stopped while writing it)", file=sys.stderr)
     return [r for r in records if kind is None or r.get("kind") == kind]
 
 

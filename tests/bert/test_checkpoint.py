@@ -251,3 +251,60 @@ def test_save_into_a_file_path_is_an_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(OSError, match="exists and is not a directory"):
         _build(BertModel).save_pretrained(tmp_path / "file")
+
+
+# ------------------------------------------------------------------ what a file may hold
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.uint8, torch.bool])
+def test_integer_or_bool_weights_are_refused_naming_file_and_tensor(tmp_path, dtype):
+    model = _build(BertModel)
+    tensors = {to_hf_name(k): v for k, v in model.state_dict().items()}
+    tensors["embeddings.position_ids"] = torch.arange(19)[None]             # an integer buffer: allowed, ignored
+    _save_tensors(tmp_path / "ok", tensors, model.config)
+    BertModel.from_pretrained(tmp_path / "ok")
+    tensors["pooler.dense.bias"] = torch.ones(32, dtype=dtype)
+    _save_tensors(tmp_path / "bad", tensors, model.config)
+    with pytest.raises(ValueError, match=rf"model.safetensors': tensor 'pooler.dense.bias' has dtype {dtype}; "
+                                         "weights must be floating point"):
+        BertModel.from_pretrained(tmp_path / "bad")
+
+
+def _sharded(directory, model, weight_map_file=None):
+    """Write `model` as two shards + model.safetensors.index.json (its weight_map maps each tensor to `file`)."""
+    tensors = {to_hf_name(k): v.contiguous() for k, v in model.state_dict().items()}
+    names = sorted(tensors)
+    os.makedirs(directory, exist_ok=True)
+    shards = {"model-00001-of-00002.safetensors": names[::2], "model-00002-of-00002.safetensors": names[1::2]}
+    for file, keys in shards.items():
+        save_file({k: tensors[k] for k in keys}, os.path.join(directory, file))
+    weight_map = {k: weight_map_file or f for f, keys in shards.items() for k in keys}
+    with open(os.path.join(directory, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {}, "weight_map": weight_map}, f)
+    model.config.save(os.path.join(directory, "config.json"))
+
+
+def test_sharded_index_loads_and_may_not_name_files_outside_the_folder(tmp_path):
+    model = _build(BertModel)
+    _sharded(tmp_path / "ok", model)
+    assert torch.equal(BertModel.from_pretrained(tmp_path / "ok").pooler.dense.weight, model.pooler.dense.weight)
+    shard = tmp_path / "ok" / "model-00001-of-00002.safetensors"          # as in the HF cache: a link to a blob
+    os.rename(shard, tmp_path / "blob")
+    os.symlink(tmp_path / "blob", shard)
+    assert torch.equal(BertModel.from_pretrained(tmp_path / "ok").pooler.dense.weight, model.pooler.dense.weight)
+    save_file({"x": torch.zeros(1)}, tmp_path / "outside.safetensors")
+    for name in ("../outside.safetensors", str(tmp_path / "outside.safetensors"), "sub/../../outside.safetensors"):
+        _sharded(tmp_path / "bad", model, weight_map_file=name)
+        with pytest.raises(ValueError, match=r"index.json' names the shard .*outside the checkpoint folder"):
+            BertModel.from_pretrained(tmp_path / "bad")
+
+
+@pytest.mark.parametrize("content, match", [(b"\xff\xfe{", "is not UTF-8 text"), (b"{not json", "is not valid JSON"),
+                                            (b"[1, 2]", 'must hold a "weight_map" object')])
+def test_unreadable_config_or_index_is_an_error_naming_the_file(tmp_path, content, match):
+    _sharded(tmp_path, _build(BertModel))
+    (tmp_path / "model.safetensors.index.json").write_bytes(content)
+    with pytest.raises(ValueError, match=rf"model.safetensors.index.json' {match}"):
+        BertModel.from_pretrained(tmp_path)
+    if content.startswith(b"\xff"):
+        (tmp_path / "config.json").write_bytes(content)
+        with pytest.raises(ValueError, match=r"config.json'?:? (is )?not UTF-8 text"):
+            BertModel.from_pretrained(tmp_path)

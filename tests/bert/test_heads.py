@@ -232,6 +232,21 @@ def test_question_answering_averages_start_and_end_and_ignores_positions_past_th
         BertForQuestionAnswering(tiny_config(num_labels=3))
 
 
+@pytest.mark.parametrize("cls, labels", [
+    (BertForTokenClassification, dict(labels=torch.full((B, T), IGNORE_INDEX))),
+    (BertForPreTraining, dict(labels=torch.full((B, T), IGNORE_INDEX), next_sentence_label=torch.full((B,), -100))),
+    (BertForQuestionAnswering, dict(start_positions=torch.full((B,), T + 5), end_positions=torch.full((B,), T))),
+], ids=lambda x: getattr(x, "__name__", ""))
+def test_every_label_ignored_gives_a_zero_loss_and_zero_gradients_not_nan(cls, labels):
+    """transformers gives NaN here (0/0); we give 0, so the trainer never reads a NaN as divergence."""
+    model = _model(cls, num_labels=2 if cls is BertForQuestionAnswering else 3)
+    out = model(**_inputs(random_batch()), **{k: v.int() for k, v in labels.items()})   # int32 labels work too
+    for loss in (out.loss, getattr(out, "mlm_loss", None), getattr(out, "nsp_loss", None)):
+        assert loss is None or (loss.item() == 0.0 and loss.requires_grad)
+    out.loss.backward()
+    assert all(p.grad is None or torch.count_nonzero(p.grad) == 0 for p in model.parameters())
+
+
 def test_new_heads_are_initialised_like_the_rest():
     model = _model(BertForSequenceClassification, hidden_size=64, num_labels=400, initializer_range=0.05)
     assert torch.equal(model.classifier.bias, torch.zeros(400))

@@ -9,8 +9,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from bert import BertConfig, BertModel, count_parameters
 from bert.embeddings import BertEmbeddings
@@ -280,7 +279,8 @@ def test_output_object_reads_like_hf_model_output():
 
 # ------------------------------------------------------------------ input checks at the boundary
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(input_ids=torch.rand(2, 5)), TypeError, r"input_ids must be an integer tensor .* got dtype torch.float32"),
+    (dict(input_ids=torch.rand(2, 5)), TypeError, r"input_ids must be an int64 \(torch.long\) or int32 tensor of ids, got dtype torch.float32$"),
+    (dict(input_ids=torch.ones(0, 5, dtype=torch.long)), ValueError, r"input_ids must have shape \(batch, seq_len\) with batch >= 1 .* got \(0, 5\)"),
     (dict(input_ids=[[1, 2]]), TypeError, "input_ids must be a torch.Tensor of token ids, got list"),
     (dict(input_ids=torch.tensor([1, 2, 3])), ValueError, r"input_ids must have shape \(batch, seq_len\).* got \(3,\)"),
     (dict(input_ids=torch.tensor([[1, V]])), ValueError, rf"input_ids must lie in \[0, vocab_size={V}\), got values in \[1, {V}\]"),
@@ -290,7 +290,7 @@ def test_output_object_reads_like_hf_model_output():
     (dict(attention_mask=torch.full((2, 5), 2)), ValueError, r"attention_mask must be bool or hold only 0 .* got values \[2\]"),
     (dict(token_type_ids=torch.zeros(5, 2, dtype=torch.long)), ValueError, r"token_type_ids must have the shape of input_ids, \(2, 5\), got \(5, 2\)"),
     (dict(token_type_ids=torch.full((2, 5), 3)), ValueError, r"token_type_ids must lie in \[0, type_vocab_size=3\), got values in \[3, 3\]"),
-    (dict(token_type_ids=torch.zeros(2, 5)), TypeError, "token_type_ids must be an integer tensor, got dtype torch.float32"),
+    (dict(token_type_ids=torch.zeros(2, 5)), TypeError, "token_type_ids must be an int64 .* got dtype torch.float32"),
     (dict(position_ids=torch.arange(4)[None]), ValueError, r"position_ids must have shape \(batch, seq_len\) = \(2, 5\) or \(1, 5\), got \(1, 4\)"),
     (dict(position_ids=torch.arange(15, 20)[None]), ValueError, r"position_ids must lie in \[0, max_len=19\), got values in \[15, 19\]"),
 ])
@@ -305,7 +305,14 @@ def test_bad_inputs_give_clear_errors(kwargs, error, match):
 def test_model_needs_a_bert_config():
     with pytest.raises(TypeError, match="config must be a BertConfig, got dict"):
         BertModel({"hidden_size": 32})
-    check_inputs(tiny_config(), torch.ones(2, 5, dtype=torch.int32), torch.ones(2, 5, dtype=torch.bool))  # accepted
+    check_inputs(tiny_config(), *[torch.ones(2, 5, dtype=torch.int32)] * 3, torch.arange(5, dtype=torch.int32)[None])
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.bool])
+@pytest.mark.parametrize("name", ["input_ids", "token_type_ids", "position_ids"])
+def test_ids_of_other_integer_dtypes_are_refused_naming_the_dtype(name, dtype):
+    with pytest.raises(TypeError, match=rf"{name} must be an int64 \(torch.long\) or int32 .* got dtype {dtype}"):
+        BertModel(tiny_config())(**{"input_ids": torch.ones(2, 5, dtype=torch.long), name: torch.ones(2, 5, dtype=dtype)})
 
 
 # ------------------------------------------------------------------ initialisation and size

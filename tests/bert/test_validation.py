@@ -51,7 +51,7 @@ def test_value_checks_follow_the_switch_shape_checks_always_run():
         assert torch.equal(quiet, model(ids, (mask != 0).long()).last_hidden_state)
         with pytest.raises(ValueError, match="attention_mask must have the shape of input_ids"):
             model(ids, mask[:, :4])                                      # shapes: always
-        with pytest.raises(TypeError, match="input_ids must be an integer tensor"):
+        with pytest.raises(TypeError, match="input_ids must be an int64 .torch.long. or int32 tensor"):
             model(ids.float())                                           # dtypes: always
         out_of_range = torch.tensor([[1, V]])
         with pytest.raises(IndexError):                                  # the embedding's own error, not ours

@@ -181,6 +181,27 @@ def test_no_token_types_and_input_checks():
         model(batch["input_ids"], attention_mask=batch["attention_mask"][:, :3])
     with pytest.raises(ValueError, match="max_position_embeddings"):
         model(torch.zeros(1, 20, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"batch >= 1 .* got \(0, 7\)"):                  # an empty batch
+        model(torch.zeros(0, 7, dtype=torch.long))
+    for dtype in (torch.uint8, torch.int16):
+        with pytest.raises(TypeError, match=f"input_ids must be an int64 .* got dtype {dtype}"):
+            model(batch["input_ids"].to(dtype))
+    torch.testing.assert_close(model(batch["input_ids"].int())[0], model(batch["input_ids"])[0], atol=0, rtol=0)
+    mlm = DistilBertForMaskedLM(tiny())
+    loss = mlm(batch["input_ids"], labels=torch.full_like(batch["input_ids"], -100)).loss   # nothing to predict
+    assert loss.item() == 0.0                                                   # (transformers: NaN)
+
+
+def test_save_keeps_the_folders_other_files_and_drops_stale_weight_files(tmp_path):
+    DistilBertModel(tiny()).save_pretrained(tmp_path)
+    (tmp_path / "vocab.txt").write_text("[PAD]\n")
+    (tmp_path / "pytorch_model.bin").write_bytes(b"stale")
+    model = DistilBertForSequenceClassification(tiny(sinusoidal_pos_embds=True))
+    model.save_pretrained(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["config.json", "model.safetensors", "vocab.txt"]
+    assert (tmp_path / "vocab.txt").read_text() == "[PAD]\n"
+    loaded = DistilBertForSequenceClassification.from_pretrained(tmp_path)
+    assert torch.equal(loaded.classifier.weight, model.classifier.weight)
 
 
 def test_sinusoidal_positions_are_the_transformer_formula():
