@@ -250,7 +250,7 @@ def run(args: argparse.Namespace, load: Callable[[str, int | None], nn.Module] =
           flush=True)
     targs = TrainingArguments(out=args.out, max_steps=max_steps, minutes=args.minutes, lr=args.lr,
                               warmup=args.warmup_ratio, weight_decay=args.weight_decay, seed=args.seed,
-                              eval_every=args.eval_every, save_every=0, log_every=10,
+                              eval_every=args.eval_every, checkpoints=False, log_every=10,
                               progress=not args.no_progress, desc="fine-tuning")
     evaluate = (lambda m: {f"dev_{k}": v for k, v in evaluate_classifier(m, dev, args.device).items()}) if dev else None
     summary = fine_tune(model, train, targs, args.batch_size, evaluate=evaluate, device=args.device)

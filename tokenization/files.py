@@ -218,6 +218,8 @@ def atomic_folder(path: str | os.PathLike, carry_over: Callable[[str], bool] = l
     that folder in one atomic step, with every entry of the old `dir` that the block did not write and that
     `carry_over(name)` accepts carried over. A failure in the block removes `tmp` and leaves `dir` as it was.
     The scheme, its fallback and its guarantee: the module docstring. `dir` may be a symlink (its target is swapped).
+    A process whose working directory is inside `dir` (e.g. `save_pretrained(".")`) is moved into the new folder,
+    since the old one is deleted.
 
     A folder that cannot be swapped — a mount point, or one whose parent we may not write — is updated in place
     instead, with a warning: each entry replaced atomically by itself, not all of them together."""

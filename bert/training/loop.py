@@ -77,6 +77,7 @@ class TrainingArguments:
     eval_every: int = 200                 # steps between evaluations (0 = only at the start and the end)
     save_every: int = 200                 # steps between checkpoints (0 = only at the end; none when out is None)
     keep_checkpoints: int = 2             # newest checkpoints kept
+    checkpoints: bool = True              # False: none at all (a run that is never resumed, e.g. fine-tuning)
     seed: int = 0                         # seeds dropout (and anything else drawn from torch / random)
     progress: bool = True                 # show the progress bar
     desc: str = "training"                # the progress bar's label: what is being trained
@@ -183,7 +184,8 @@ class Trainer:
                     self.bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", refresh=False)
                 if (a.eval_every and self.step % a.eval_every == 0) or self._finished():
                     self._record_eval()
-                if a.out is not None and ((a.save_every and self.step % a.save_every == 0) or self._finished()):
+                if a.out is not None and a.checkpoints and ((a.save_every and self.step % a.save_every == 0)
+                                                            or self._finished()):
                     self.save()
                 for callback in self.callbacks:
                     callback(self, record)

@@ -188,6 +188,7 @@ def test_cli_fine_tunes_saves_and_reports(tmp_path, capsys):
     assert metrics["dev_accuracy"] == final["dev_accuracy"]
     model = BertForSequenceClassification.from_pretrained(d / "out")
     assert model.loading_info["newly_initialized"] == [] and (d / "out" / "vocab.txt").is_file()
+    assert (d / "out" / "metrics.jsonl").is_file() and not (d / "out" / "checkpoints").exists()  # never resumed
 
 
 def test_cli_help_and_bad_paths(tmp_path, capsys):
