@@ -1,9 +1,11 @@
 """BERT from scratch: config, attention, position encodings, blocks, model, heads, checkpoints, pre-training."""
 
 from .config import PRESETS, BertConfig, count_parameters
-from .heads import (BertForMaskedLM, BertForPreTraining, BertForQuestionAnswering, BertForSequenceClassification,
-                    BertForTokenClassification)
+from .heads import BertForMaskedLM, BertForPreTraining
 from .model import BertModel
+from .tasks import (BertForMultipleChoice, BertForNextSentencePrediction, BertForQuestionAnswering,
+                    BertForSequenceClassification, BertForTokenClassification)
 
 __all__ = ["BertConfig", "PRESETS", "count_parameters", "BertModel", "BertForPreTraining", "BertForMaskedLM",
-           "BertForSequenceClassification", "BertForTokenClassification", "BertForQuestionAnswering"]
+           "BertForSequenceClassification", "BertForTokenClassification", "BertForQuestionAnswering",
+           "BertForNextSentencePrediction", "BertForMultipleChoice"]

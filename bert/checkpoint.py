@@ -78,7 +78,7 @@ HEAD_NAMES = {  # on the task models, next to `bert.`
     "mlm_head.layer_norm": "cls.predictions.transform.LayerNorm",
     "mlm_head.bias": "cls.predictions.bias",
     "nsp_head.linear": "cls.seq_relationship",
-    "classifier": "classifier",
+    "classifier": "classifier",                   # sequence / token classification, multiple choice
     "qa_outputs": "qa_outputs",
 }
 HEAD_PREFIXES = ("pooler.", "mlm_head.", "nsp_head.", "classifier.", "qa_outputs.")  # may be new / unused
@@ -247,8 +247,10 @@ class CheckpointMixin:
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, *, output_loading_info: bool = False,
                         ignore_mismatched_sizes: bool = False, **config_overrides: Any):
-        """Build `cls` from `directory`'s config.json (with `config_overrides`, e.g. num_labels=3,
-        attn_implementation="tiled") and load its weights (rules in the module docstring).
+        """Build `cls` from `directory`'s config.json (with `config_overrides`: any config field, e.g.
+        num_labels=3, id2label=…, problem_type=…, output_hidden_states=True, attn_implementation="sdpa") and load
+        its weights (rules in the module docstring). The model is returned in eval mode (dropout off), as
+        transformers returns it: call `model.train()` to fine-tune.
 
         Returns the model, or (model, info) with output_loading_info=True; info (also `model.loading_info`) has
         `newly_initialized`, `unused`, and `mismatched` (re-initialised because ignore_mismatched_sizes=True).
@@ -267,6 +269,7 @@ class CheckpointMixin:
             raise OSError(f"from_pretrained: {directory!r} was replaced while it was read, three times running")
         model = cls(config)
         info = model.load_hf_state_dict(state, ignore_mismatched_sizes)
+        model.eval()
         return (model, info) if output_loading_info else model
 
     def load_hf_state_dict(self, hf_state: dict[str, Tensor], ignore_mismatched_sizes: bool = False) -> dict:

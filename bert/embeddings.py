@@ -50,12 +50,16 @@ class BertEmbeddings(nn.Module):
         return cls(config.vocab_size, config.hidden_size, config.max_position_embeddings, config.type_vocab_size,
                    config.pad_token_id, config.layer_norm_eps, config.hidden_dropout_prob)
 
-    def forward(self, input_ids: Tensor, token_type_ids: Tensor | None = None,
-                position_ids: Tensor | None = None) -> Tensor:
+    def forward(self, input_ids: Tensor | None, token_type_ids: Tensor | None = None,
+                position_ids: Tensor | None = None, inputs_embeds: Tensor | None = None) -> Tensor:
         """input_ids (B, T) → embeddings (B, T, C). Missing token_type_ids mean segment 0 everywhere; missing
-        position_ids mean 0, 1, …, T−1."""
-        T = input_ids.shape[1]
-        x = self.word_embeddings(input_ids)                                   # E_token: (B, T) -> (B, T, C)
+        position_ids mean 0, 1, …, T−1. `inputs_embeds` (B, T, C), given in place of input_ids, replaces the
+        token lookup E_token[input_ids] (as in transformers: positions, segments, LayerNorm and dropout follow)."""
+        if inputs_embeds is None:
+            x = self.word_embeddings(input_ids)                               # E_token: (B, T) -> (B, T, C)
+        else:
+            x = inputs_embeds                                                 # (B, T, C), given
+        T = x.shape[1]
         if self.token_type_embeddings is not None:
             if token_type_ids is None:                                        # all segment A: row 0, broadcast
                 x = x + self.token_type_embeddings.weight[0]                  # (C,) over (B, T, C)

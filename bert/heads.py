@@ -1,5 +1,5 @@
-"""What sits on top of BertModel: the pre-training heads (MLM, NSP) and the fine-tuning heads, and the BertFor*
-classes that pair them with the encoder and compute their losses.
+"""What sits on top of BertModel for pre-training: the MLM and NSP heads, BertForPreTraining and BertForMaskedLM,
+and the losses every head uses (the fine-tuning classes, in bert/tasks.py, use them too).
 
     MLM  logits_i = LayerNorm(act(W_t h_i + b_t)) · E_tokenᵀ + b          (decoder tied to the word embeddings)
          L_MLM = Σ_{i∈M} −log softmax(logits_i)[x_i] / max(|M|, 1)        (M = positions whose label is not −100)
@@ -14,9 +14,9 @@ transposed plus an output bias) and `get_next_sentence_output`. Articles: 000 §
 Article 003 §4.2 writes `MLM(x) = −log softmax(Wx + b)`; the loss is only taken at the masked positions, for the
 original token (articles README, erratum 8) — hence the −100 labels.
 
-Task heads (§4 of the paper, Figure 4): a classifier on the pooled [CLS] vector (sequence classification), on
-every token (token classification), and a start/end span scorer (question answering). Their losses follow HF's
-so that numbers match transformers'.
+The fine-tuning classes (§4 of the paper, Figure 4) are in bert/tasks.py; their losses are here
+(`sequence_classification_loss`, `cross_entropy_over_kept`), shared with DistilBERT's, and follow transformers' so
+that the numbers match — labels in every shape transformers takes for the head (`labels_shaped`).
 
 Dimension legend
     B  batch    T  tokens    C  channels (hidden_size)    V  vocab_size    K  num_labels    N  masked positions
@@ -31,8 +31,7 @@ from torch import Tensor, nn
 from .config import BertConfig
 from .layers import activation
 from .model import BertModel, BertPreTrainedModel, _is_integer
-from .outputs import (MaskedLMOutput, PreTrainingOutput, QuestionAnsweringOutput, SequenceClassifierOutput,
-                      TokenClassifierOutput)
+from .outputs import MaskedLMOutput, PreTrainingOutput, finish
 from .validation import validates
 
 IGNORE_INDEX = -100  # the label of a position that is not predicted (HF, PyTorch's cross_entropy default)
@@ -80,6 +79,7 @@ def mlm_logits_and_loss(head: MaskedLMHead, h: Tensor, word_embeddings: Tensor, 
     """
     if labels is None:
         return head(h, word_embeddings), None                               # (B, T, C) -> (B, T, V)
+    labels = labels_shaped("labels", labels, tuple(h.shape[:2]))           # (B·T,) -> (B, T), as transformers
     _check_labels("labels", labels, tuple(h.shape[:2]), word_embeddings.shape[0])
     if masked_only:
         where = labels != IGNORE_INDEX                                      # (B, T) bool
@@ -106,6 +106,22 @@ def _check_mlm_arguments(logits: Tensor, labels: Tensor) -> None:
                          f"got {tuple(labels.shape)}")
 
 
+def labels_shaped(name: str, labels: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """`labels` as `shape`, from the shapes transformers also takes for it (its losses read `labels.view(-1)`):
+    the shape itself, flat (B·T,) for (B, T), and (B, 1) for (B,). Any other shape is a ValueError naming them —
+    a (T, B) tensor with the right number of elements would be wrong numbers, not a reshape."""
+    if not isinstance(labels, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(labels).__name__}")
+    n = 1
+    for d in shape:
+        n *= d
+    accepted = [tuple(shape), (n,)] + ([(shape[0], 1)] if len(shape) == 1 else [])
+    if tuple(labels.shape) not in accepted:
+        raise ValueError(f"{name} must have shape {' or '.join(map(str, dict.fromkeys(accepted)))}, "
+                         f"got {tuple(labels.shape)}")
+    return labels.reshape(shape)
+
+
 def _check_labels(name: str, labels: Tensor, shape: tuple[int, ...], num_classes: int | None,
                   ignore_index: int | None = IGNORE_INDEX) -> None:
     """Clear errors for bad labels: shape, integer dtype, and — where values may be read back
@@ -128,6 +144,15 @@ def _check_labels(name: str, labels: Tensor, shape: tuple[int, ...], num_classes
         raise ValueError(f"{name} must lie in {allowed}, got {labels[bad][:5].tolist()}")
 
 
+def nsp_loss(logits: Tensor, labels: Tensor, name: str = "labels") -> Tensor:
+    """L_NSP = mean over the pairs whose label is not −100 of −log softmax(logits)[y]; labels (B,) or (B, 1),
+    0 = IsNext, 1 = NotNext; 0 (not NaN) when every label is −100. BertForPreTraining and
+    BertForNextSentencePrediction."""
+    labels = labels_shaped(name, labels, (logits.shape[0],))
+    _check_labels(name, labels, (logits.shape[0],), 2)
+    return cross_entropy_over_kept(logits, labels)                      # (B, 2), (B,)
+
+
 class MaskedLMHead(nn.Module):
     """logits = LayerNorm(act(W_t h + b_t)) · E_tokenᵀ + b: the transform (`dense`, `act`, `layer_norm`), then the
     decoder, whose weight *is* the word-embedding table (passed to forward: the tie is visible) and whose bias
@@ -140,6 +165,20 @@ class MaskedLMHead(nn.Module):
         self.act = activation(activation_name)
         self.layer_norm = nn.LayerNorm(hidden_size, eps=layer_norm_eps)
         self.bias = nn.Parameter(torch.zeros(vocab_size))                   # b (decoder's own bias)
+
+    @torch.no_grad()
+    def resize_vocab(self, n: int, mean_resizing: bool = True) -> None:
+        """The bias to n entries (the decoder weight is the word table: resized with it). New entries: the old
+        bias's mean with `mean_resizing`, else 0; called by HFMethodsMixin.resize_token_embeddings. transformers
+        documents the mean (`_init_added_lm_head_bias_with_mean`: N(mean, (1e-9·std)²)), but its BERT (5.24) ends
+        with 0 there — re-tying the decoder bias drops the value; we keep the mean, so a new token (whose embedding
+        row is the mean row) starts at about the average logit, the point of mean resizing (Hewitt 2021)."""
+        old = self.bias
+        new = old.new_zeros(n)
+        new[:min(n, old.numel())] = old[:n]
+        if n > old.numel() and mean_resizing:
+            new[old.numel():] = old.float().mean().to(old.dtype)
+        self.bias = nn.Parameter(new, requires_grad=old.requires_grad)
 
     def forward(self, h: Tensor, word_embeddings: Tensor) -> Tensor:
         h = self.layer_norm(self.act(self.dense(h)))                        # (…, C)
@@ -178,23 +217,22 @@ class BertForPreTraining(BertPreTrainedModel):
         self.init_weights(self.mlm_head, self.nsp_head)
         self.masked_only = False                                            # see the class docstring
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
-                position_ids: Tensor | None = None, labels: Tensor | None = None,
-                next_sentence_label: Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False) -> PreTrainingOutput:
-        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
-                        output_attentions)
+    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
+                token_type_ids: Tensor | None = None, position_ids: Tensor | None = None,
+                inputs_embeds: Tensor | None = None, labels: Tensor | None = None,
+                next_sentence_label: Tensor | None = None, *, output_attentions: bool | None = None,
+                output_hidden_states: bool | None = None, return_dict: bool | None = None):
+        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, return_dict=True,
+                        output_attentions=output_attentions, output_hidden_states=output_hidden_states)
         E = self.bert.embeddings.word_embeddings.weight                     # (V, C), the tied decoder weight
         prediction_logits, loss_mlm = mlm_logits_and_loss(self.mlm_head, out.last_hidden_state, E, labels,
                                                           self.masked_only)
         nsp_logits = self.nsp_head(out.pooler_output)                       # (B, 2)
-        loss_nsp = None
-        if next_sentence_label is not None:
-            _check_labels("next_sentence_label", next_sentence_label, (input_ids.shape[0],), 2)
-            loss_nsp = cross_entropy_over_kept(nsp_logits, next_sentence_label)   # all −100: 0, not NaN
+        loss_nsp = None if next_sentence_label is None else nsp_loss(nsp_logits, next_sentence_label,
+                                                                      "next_sentence_label")
         loss = loss_mlm + loss_nsp if loss_mlm is not None and loss_nsp is not None else None
-        return PreTrainingOutput(loss, prediction_logits, nsp_logits, out.hidden_states, out.attentions,
-                                 loss_mlm, loss_nsp)
+        return finish(PreTrainingOutput(loss, prediction_logits, nsp_logits, out.hidden_states, out.attentions,
+                                        loss_mlm, loss_nsp), return_dict, self.config)
 
 
 class BertForMaskedLM(BertPreTrainedModel):
@@ -214,14 +252,16 @@ class BertForMaskedLM(BertPreTrainedModel):
         self.init_weights(self.mlm_head)
         self.masked_only = False                                            # see the class docstring
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
-                position_ids: Tensor | None = None, labels: Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False) -> MaskedLMOutput:
-        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
-                        output_attentions)
+    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
+                token_type_ids: Tensor | None = None, position_ids: Tensor | None = None,
+                inputs_embeds: Tensor | None = None, labels: Tensor | None = None, *,
+                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
+                return_dict: bool | None = None):
+        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, return_dict=True,
+                        output_attentions=output_attentions, output_hidden_states=output_hidden_states)
         E = self.bert.embeddings.word_embeddings.weight                     # (V, C), the tied decoder weight
         logits, loss = mlm_logits_and_loss(self.mlm_head, out.last_hidden_state, E, labels, self.masked_only)
-        return MaskedLMOutput(loss, logits, out.hidden_states, out.attentions)
+        return finish(MaskedLMOutput(loss, logits, out.hidden_states, out.attentions), return_dict, self.config)
 
 
 def _classifier_dropout(config: BertConfig) -> nn.Dropout:
@@ -229,115 +269,28 @@ def _classifier_dropout(config: BertConfig) -> nn.Dropout:
     return nn.Dropout(p)
 
 
-def sequence_classification_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """The loss of a sequence classifier, chosen as HF chooses it: one output (K = 1) → regression, MSE on the float
-    labels (B,); float labels (B, K) with K > 1 → multi-label BCE, one 0/1 target per class; integer labels (B,) →
-    cross-entropy. Shared by BertForSequenceClassification and DistilBertForSequenceClassification."""
+def sequence_classification_loss(logits: Tensor, labels: Tensor, problem_type: str | None = None) -> Tensor:
+    """The loss of a sequence classifier, as transformers chooses it from `problem_type` (config.problem_type) or,
+    when that is None, from K and the labels' dtype: K = 1 → "regression", MSE on float labels (B,) or (B, 1);
+    integer labels (B,) or (B, 1) → "single_label_classification", cross-entropy; float labels (B, K) →
+    "multi_label_classification", BCE with one 0/1 target per class. "regression" with K > 1 is MSE on (B, K).
+    Unlike transformers, the config is never changed by a forward (transformers writes the inferred problem_type
+    back into it). Shared by BertForSequenceClassification and DistilBertForSequenceClassification."""
     B, K = logits.shape
-    if K == 1:                                                          # regression
-        _check_labels("labels", labels.reshape(-1), (B,), None)
-        return F.mse_loss(logits.squeeze(-1), labels.reshape(-1).to(logits.dtype))
-    if labels.is_floating_point():                                      # multi-label
+    if problem_type is None:
+        problem_type = ("regression" if K == 1 else "single_label_classification" if _is_integer(labels)
+                        else "multi_label_classification")
+    if problem_type == "regression":
+        labels = labels_shaped("labels", labels, (B,) if K == 1 else (B, K))
+        return F.mse_loss(logits.reshape(labels.shape), labels.to(logits.dtype))
+    if problem_type == "multi_label_classification":
         _check_labels("labels", labels, (B, K), None)
         return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+    labels = labels_shaped("labels", labels, (B,))
     _check_labels("labels", labels, (B,), K)                            # single-label classification
-    return F.cross_entropy(logits, labels.long())                       # int32 labels too; no ignore index here
+    return F.cross_entropy(logits, labels.long())                       # int32 labels too; −100 ignored, as HF
 
 
-class BertForSequenceClassification(BertPreTrainedModel):
-    """logits = W_c · Dropout(pooled) + b_c (Devlin et al. §4.1: "the final hidden vector C … and the
-    classification layer weights W"). Loss, as HF chooses it: num_labels == 1 → regression, MSE on the float
-    labels (B,); integer labels (B,) → cross-entropy; float labels (B, K) with K > 1 → multi-label BCE."""
-
-    hf_architecture = "BertForSequenceClassification"
-
-    def __init__(self, config: BertConfig):
-        super().__init__()
-        self.config = config
-        self.num_labels = config.num_labels
-        self.bert = BertModel(config)
-        self.dropout = _classifier_dropout(config)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.init_weights(self.classifier)
-
-    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
-                position_ids: Tensor | None = None, labels: Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False) -> SequenceClassifierOutput:
-        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
-                        output_attentions)
-        logits = self.classifier(self.dropout(out.pooler_output))           # (B, C) -> (B, K)
-        loss = None if labels is None else sequence_classification_loss(logits, labels)
-        return SequenceClassifierOutput(loss, logits, out.hidden_states, out.attentions)
-
-
-class BertForTokenClassification(BertPreTrainedModel):
-    """logits_i = W_c · Dropout(h_i) + b_c for every token (Devlin et al. §5.3, NER); loss = cross-entropy over
-    the tokens whose label is not −100 (label padding and word-piece continuations −100); 0 when every label is
-    −100 (transformers gives NaN here; we give 0: `cross_entropy_over_kept`)."""
-
-    hf_architecture = "BertForTokenClassification"
-
-    def __init__(self, config: BertConfig):
-        super().__init__()
-        self.config = config
-        self.num_labels = config.num_labels
-        self.bert = BertModel(config, add_pooling_layer=False)
-        self.dropout = _classifier_dropout(config)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.init_weights(self.classifier)
-
-    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
-                position_ids: Tensor | None = None, labels: Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False) -> TokenClassifierOutput:
-        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
-                        output_attentions)
-        logits = self.classifier(self.dropout(out.last_hidden_state))       # (B, T, C) -> (B, T, K)
-        loss = None
-        if labels is not None:
-            _check_labels("labels", labels, tuple(input_ids.shape), self.num_labels)
-            loss = cross_entropy_over_kept(logits, labels)                  # (B, T, K), (B, T); all −100: 0
-        return TokenClassifierOutput(loss, logits, out.hidden_states, out.attentions)
-
-
-class BertForQuestionAnswering(BertPreTrainedModel):
-    """Span extraction (Devlin et al. §4.2, SQuAD): start_i = S · h_i, end_i = E · h_i (`qa_outputs`, C → 2);
-    loss = (CE(start_logits, start) + CE(end_logits, end)) / 2. As HF, positions outside the sequence are
-    clamped to T and then ignored (an answer truncated away adds no loss); a CE with every position ignored is 0
-    (transformers gives NaN here; we give 0)."""
-
-    hf_architecture = "BertForQuestionAnswering"
-
-    def __init__(self, config: BertConfig):
-        super().__init__()
-        if config.num_labels != 2:
-            raise ValueError(f"BertForQuestionAnswering scores a start and an end: config.num_labels must be 2, "
-                             f"got {config.num_labels}")
-        self.config = config
-        self.bert = BertModel(config, add_pooling_layer=False)
-        self.qa_outputs = nn.Linear(config.hidden_size, 2)
-        self.init_weights(self.qa_outputs)
-
-    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
-                position_ids: Tensor | None = None, start_positions: Tensor | None = None,
-                end_positions: Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False) -> QuestionAnsweringOutput:
-        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
-                        output_attentions)
-        logits = self.qa_outputs(out.last_hidden_state)                     # (B, T, C) -> (B, T, 2)
-        start_logits, end_logits = logits.unbind(dim=-1)                    # (B, T, 2) -> 2 × (B, T)
-        loss = None
-        if start_positions is not None and end_positions is not None:
-            B, T = start_logits.shape
-            for name, pos in (("start_positions", start_positions), ("end_positions", end_positions)):
-                _check_labels(name, pos.reshape(-1), (B,), None)
-            start = start_positions.reshape(-1).clamp(0, T)                 # T = "outside": ignored below
-            end = end_positions.reshape(-1).clamp(0, T)
-            loss = (cross_entropy_over_kept(start_logits, start, ignore_index=T)   # all outside: 0, not NaN
-                    + cross_entropy_over_kept(end_logits, end, ignore_index=T)) / 2
-        return QuestionAnsweringOutput(loss, start_logits.contiguous(), end_logits.contiguous(),
-                                       out.hidden_states, out.attentions)
-
-
-__all__ = ["BertForPreTraining", "BertForMaskedLM", "BertForSequenceClassification", "BertForTokenClassification",
-           "BertForQuestionAnswering", "MaskedLMHead", "NextSentenceHead", "mlm_loss", "mlm_logits_and_loss",
-           "IGNORE_INDEX", "cross_entropy_over_kept"]
+__all__ = ["BertForPreTraining", "BertForMaskedLM", "MaskedLMHead", "NextSentenceHead", "mlm_loss",
+           "mlm_logits_and_loss", "IGNORE_INDEX", "cross_entropy_over_kept", "sequence_classification_loss",
+           "labels_shaped"]

@@ -15,6 +15,16 @@ hidden size; it does the opposite — `DistilBertConfig()` below is the real dis
 
 The blocks themselves are BERT's (`bert.layers`), built from the equivalent `BertConfig` that `to_bert_config`
 returns: the same post-LN block, the same LayerNorm eps 1e-12 (fixed in DistilBERT, not a config field).
+
+What every transformers config has comes from the shared base, `bert.jsonconfig.JsonConfig`: `id2label` /
+`label2id`, `problem_type`, the forward defaults `output_hidden_states` / `output_attentions` / `return_dict`, the
+unknown keys of a config.json kept in `extra` and written back, `from_pretrained(dir, **overrides)` /
+`save_pretrained(dir)` / `to_dict()` / `to_json_string()`, and the check of every value when it is set.
+
+Positions: DistilBERT has no `position_embedding_type` (transformers' DistilBertConfig neither); its positions are
+absolute — learned, or the Transformer's sinusoids with `sinusoidal_pos_embds=True`. Asking for another kind is an
+error wherever it is asked: a config.json key `position_embedding_type` other than "absolute" (transformers would
+keep it and ignore it), an override or constructor argument (no such field), or setting the attribute.
 """
 
 from __future__ import annotations
@@ -23,8 +33,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bert.attention import IMPLEMENTATIONS
-from bert.config import INDEX, POSITIVE, PROBABILITY, SIZE, BertConfig, JsonConfig, one_of
+from bert.config import INDEX, POSITIVE, PROBABILITY, SIZE, TRANSFORMERS_ATTENTION, BertConfig, JsonConfig, one_of
 from bert.layers import ACTIVATIONS
+
+NO_RELATIVE_POSITIONS = ("DistilBERT's positions are absolute (learned, or sinusoidal with sinusoidal_pos_embds=True)"
+                         "; relative position embeddings are out of scope")
 
 LAYER_NORM_EPS = 1e-12  # DistilBERT's LayerNorm epsilon: a constant there, not a config field
 
@@ -48,7 +61,8 @@ class DistilBertConfig(JsonConfig):
     tie_word_embeddings: bool = True       # MLM vocab_projector = the word-embedding matrix (old key: tie_weights_)
     num_labels: int = 2                    # classes of the sequence classification head
     # --- ours (not in HF's config; transformers ignores unknown keys) ---
-    attn_implementation: str = "auto"      # "auto" | "reference" | "tiled" | "fused" (see bert/attention.py)
+    attn_implementation: str = "auto"      # "auto" | "reference" | "tiled" | "fused" (bert/attention.py), or
+                                           # transformers' "eager" (= "reference") | "sdpa" (= "fused")
     architectures: list[str] | None = field(default=None, compare=False)  # written by save_pretrained
 
     model_type = "distilbert"  # class attribute, written to config.json for transformers' AutoConfig
@@ -58,9 +72,22 @@ class DistilBertConfig(JsonConfig):
                               "num_labels"), SIZE),
              **dict.fromkeys(("dropout", "attention_dropout", "qa_dropout", "seq_classif_dropout"), PROBABILITY),
              "initializer_range": POSITIVE, "pad_token_id": INDEX,
-             "activation": one_of(ACTIVATIONS), "attn_implementation": one_of(IMPLEMENTATIONS)}
+             "activation": one_of(ACTIVATIONS),
+             "attn_implementation": one_of(IMPLEMENTATIONS + tuple(TRANSFORMERS_ATTENTION))}
     heads_fields = ("dim", "n_heads")
     legacy_keys = {"tie_weights_": "tie_word_embeddings"}   # distilbert-base-uncased's config.json has the old key
+
+    @classmethod
+    def _relation_problems(cls, v):
+        yield from super()._relation_problems(v)
+        kind = v["extra"].get("position_embedding_type", "absolute")
+        if kind != "absolute":
+            yield "position_embedding_type", f"= {kind!r}: {NO_RELATIVE_POSITIONS}"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "position_embedding_type":
+            raise AttributeError(f"DistilBertConfig has no position_embedding_type: {NO_RELATIVE_POSITIONS}")
+        super().__setattr__(name, value)
 
     # HF's attribute_map: generic code may ask any config for hidden_size / num_hidden_layers / num_attention_heads
     @property
@@ -106,7 +133,10 @@ class DistilBertConfig(JsonConfig):
                       hidden_dim=config.intermediate_size, dropout=config.hidden_dropout_prob,
                       attention_dropout=config.attention_probs_dropout_prob, activation=config.hidden_act,
                       initializer_range=config.initializer_range, pad_token_id=config.pad_token_id,
-                      num_labels=config.num_labels, attn_implementation=config.attn_implementation)
+                      num_labels=config.num_labels, attn_implementation=config.attn_implementation,
+                      id2label=config.id2label, label2id=config.label2id, problem_type=config.problem_type)
+        if "num_labels" in overrides and "id2label" not in overrides:
+            del kwargs["id2label"], kwargs["label2id"]                # the teacher's names are for its own head
         kwargs.update(overrides)
         return cls(**kwargs)
 

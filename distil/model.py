@@ -14,7 +14,15 @@ Nothing here is new code for a block: the embeddings are `bert.embeddings.BertEm
 optionally with the Transformer's sinusoids, `sinusoidal_pos_embds`), the stack is `bert.layers.Encoder` (the same
 post-LN EncoderBlock), the MLM head is `bert.heads.MaskedLMHead`. What is DistilBERT's own: the names of its
 checkpoints (HF's `distilbert.transformer.layer.N.attention.q_lin`, `sa_layer_norm`, `ffn.lin1`, …, the table
-below) and the classifier head (`pre_classifier` → ReLU → dropout → `classifier`).
+below) and the classifier head (`pre_classifier` → ReLU → dropout → `classifier`). The other task heads
+(token classification, question answering, multiple choice) are in distil/heads.py.
+
+The transformers surface is BERT's (bert/model.py, bert/outputs.py, bert/hf_methods.py): every forward takes
+transformers' arguments in its order (input_ids, attention_mask, inputs_embeds, labels, position_ids), then
+keyword-only token_type_ids (all 0, `check_single_segment`), output_attentions, output_hidden_states and
+return_dict (None = the config's default; return_dict=False gives transformers' tuple); from_pretrained returns
+eval mode and takes config overrides; num_parameters, get/set_input_embeddings, get_output_embeddings,
+resize_token_embeddings and base_model come from the shared base class.
 
 Dimension legend
     B  batch    T  tokens    C  channels (dim)    H  heads (n_heads)    L  layers (n_layers)    V  vocab_size
@@ -34,13 +42,15 @@ from bert.checkpoint import swap_prefix
 from bert.embeddings import BertEmbeddings
 from bert.heads import MaskedLMHead, mlm_logits_and_loss, sequence_classification_loss
 from bert.layers import Encoder, block_arguments
-from bert.model import BertPreTrainedModel, check_inputs, padding_mask
-from bert.outputs import MaskedLMOutput, ModelOutput, SequenceClassifierOutput
+from bert.model import BertPreTrainedModel, check_inputs, padding_mask, warn_if_pad_and_no_mask
+from bert.outputs import MaskedLMOutput, ModelOutput, SequenceClassifierOutput, chosen, finish
 from bert.position import sinusoidal_table
+from bert.validation import validates
 
 from .config import LAYER_NORM_EPS, DistilBertConfig
 
 logger = logging.getLogger(__name__)
+
 
 # ---------------------------------------------------------------- the name map: ours → HF DistilBERT
 BASE_NAMES = {  # inside DistilBertModel
@@ -64,8 +74,9 @@ HEAD_NAMES = {  # on the task models, next to `distilbert.`
     "mlm_head.bias": "vocab_projector.bias",
     "pre_classifier": "pre_classifier",
     "classifier": "classifier",
+    "qa_outputs": "qa_outputs",
 }
-HEAD_PREFIXES = ("mlm_head.", "pre_classifier.", "classifier.")
+HEAD_PREFIXES = ("mlm_head.", "pre_classifier.", "classifier.", "qa_outputs.")
 TIED_HF_KEY = "vocab_projector.weight"          # = the word-embedding table; never stored twice
 POSITION_KEY = "embeddings.position_embeddings.weight"
 _OUR_LAYER = re.compile(r"^transformer\.layers\.(\d+)\.(.+)$")
@@ -126,6 +137,9 @@ class DistilBertPreTrainedModel(BertPreTrainedModel):
 
     config_class = DistilBertConfig
     base_model_prefix = "distilbert"
+    # batch entries the trainer's `model_inputs` leaves out: a BERT teacher's pair batch carries segment ids that a
+    # DistilBERT student has no embeddings for (it learns without them); a direct call may pass all-zero ones
+    drops_from_batches = ("token_type_ids",)
     to_hf_name = staticmethod(to_hf_name)
     from_hf_name = staticmethod(from_hf_name)
     is_head_name = staticmethod(is_head_name)
@@ -154,6 +168,32 @@ class DistilBertPreTrainedModel(BertPreTrainedModel):
         return super().load_hf_state_dict(hf_state, ignore_mismatched_sizes)
 
 
+# ---------------------------------------------------------------- inputs
+def check_single_segment(token_type_ids: Tensor | None, shape: tuple[int, ...]) -> None:
+    """DistilBERT has no token-type (segment) embeddings (Sanh et al. 2019 §3: "the token-type embeddings and the
+    pooler are removed"). `token_type_ids` is accepted so that a BertTokenizer's output runs unchanged
+    (`model(**tok(text, return_tensors="pt"))`, article 000) and must be all 0 — one segment — which is what ignoring
+    it computes. A nonzero id (the second sentence of a pair) is a ValueError: the model cannot tell the segments
+    apart. Transformers silently ignores token_type_ids here, whatever they hold; we say so instead.
+
+    The shape and dtype are checked on every call (metadata); the values where `bert.validation.validates` allows
+    reading them back (by default on CPU, not on CUDA: no device sync in the hot path)."""
+    if token_type_ids is None:
+        return
+    if not isinstance(token_type_ids, Tensor):
+        raise TypeError(f"token_type_ids must be a torch.Tensor or None, got {type(token_type_ids).__name__}")
+    if tuple(token_type_ids.shape) != tuple(shape):
+        raise ValueError(f"token_type_ids must have the shape of input_ids, {tuple(shape)}, got "
+                         f"{tuple(token_type_ids.shape)}")
+    if token_type_ids.is_floating_point() or token_type_ids.is_complex():
+        raise TypeError(f"token_type_ids must be an integer tensor, got dtype {token_type_ids.dtype}")
+    if validates(token_type_ids) and bool(token_type_ids.any()):
+        raise ValueError("token_type_ids must be all 0: DistilBERT has no token-type (segment) embeddings, so it "
+                         "cannot tell a pair's second segment apart (transformers silently ignores them); got values "
+                         f"{torch.unique(token_type_ids)[:8].tolist()} — encode one segment, or drop token_type_ids "
+                         "(DistilBertTokenizer returns none)")
+
+
 # ---------------------------------------------------------------- the models
 class DistilBertModel(DistilBertPreTrainedModel):
     """The bare DistilBERT encoder: `embeddings` (BertEmbeddings without segments), `transformer` (Encoder of
@@ -174,19 +214,24 @@ class DistilBertModel(DistilBertPreTrainedModel):
         self.transformer = Encoder(config.n_layers, **block_arguments(bert_view))
         self.init_weights()
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.embeddings.word_embeddings
-
-    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, position_ids: Tensor | None = None,
-                output_hidden_states: bool = False, output_attentions: bool = False) -> BaseModelOutput:
-        """input_ids (B, T) int; attention_mask (B, T) 1/0 or bool (1 = token); position_ids (B, T) or (1, T).
-        No token_type_ids: DistilBERT has no segments. Returns last_hidden_state (B, T, C) and, when asked,
-        hidden_states (L + 1 × (B, T, C)) and attentions (L × (B, H, T, T))."""
-        check_inputs(self.config, input_ids, attention_mask, None, position_ids)
-        x = self.embeddings(input_ids, None, position_ids)                    # (B, T) -> (B, T, C)
+    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
+                inputs_embeds: Tensor | None = None, position_ids: Tensor | None = None, *,
+                token_type_ids: Tensor | None = None, output_attentions: bool | None = None,
+                output_hidden_states: bool | None = None, return_dict: bool | None = None):
+        """transformers' arguments in its order. input_ids (B, T) int, or inputs_embeds (B, T, C) in its place (the
+        word embeddings, e.g. to perturb them); attention_mask (B, T) 1/0 or bool (1 = token); position_ids (B, T) or (1, T); token_type_ids: None
+        or all 0 (`check_single_segment`). Returns last_hidden_state (B, T, C) and, when asked (here or by the
+        config's output_hidden_states / output_attentions), hidden_states (L + 1 × (B, T, C)) and attentions
+        (L × (B, H, T, T)); return_dict=False gives transformers' tuple (`bert.outputs.finish`)."""
+        check_inputs(self.config, input_ids, attention_mask, None, position_ids, inputs_embeds)
+        check_single_segment(token_type_ids, (input_ids if input_ids is not None else inputs_embeds).shape[:2])
+        warn_if_pad_and_no_mask(input_ids, attention_mask, self.config.pad_token_id)
+        x = self.embeddings(input_ids, None, position_ids, inputs_embeds)    # (B, T) -> (B, T, C)
         keep = padding_mask(attention_mask)                                   # (B, 1, 1, T) or None
-        x, hidden_states, attentions = self.transformer(x, keep, output_hidden_states, output_attentions)
-        return BaseModelOutput(x, hidden_states, attentions)
+        hidden = chosen(output_hidden_states, self.config, "output_hidden_states")   # the call's, or the config's
+        attend = chosen(output_attentions, self.config, "output_attentions")
+        x, hidden_states, attentions = self.transformer(x, keep, hidden, attend)
+        return finish(BaseModelOutput(x, hidden_states, attentions), return_dict, self.config)
 
 
 class DistilBertForMaskedLM(DistilBertPreTrainedModel):
@@ -212,21 +257,26 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
         self.init_weights(self.mlm_head)
         self.masked_only = False                                              # see the class docstring
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, position_ids: Tensor | None = None,
-                labels: Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False) -> MaskedLMOutput:
+    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
+                inputs_embeds: Tensor | None = None, labels: Tensor | None = None,
+                position_ids: Tensor | None = None, *, token_type_ids: Tensor | None = None,
+                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
+                return_dict: bool | None = None) -> MaskedLMOutput | tuple:
         """As BertForMaskedLM: logits (B, T, V), or (N, V) at the labelled positions with `self.masked_only`."""
-        out = self.distilbert(input_ids, attention_mask, position_ids, output_hidden_states, output_attentions)
+        out = self.distilbert(input_ids, attention_mask, inputs_embeds, position_ids, token_type_ids=token_type_ids,
+                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                              return_dict=True)
         E = self.distilbert.embeddings.word_embeddings.weight                 # (V, C), the tied projector weight
         logits, loss = mlm_logits_and_loss(self.mlm_head, out.last_hidden_state, E, labels, self.masked_only)
-        return MaskedLMOutput(loss, logits, out.hidden_states, out.attentions)
+        return finish(MaskedLMOutput(loss, logits, out.hidden_states, out.attentions), return_dict, self.config)
 
 
 class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
     """logits = classifier(Dropout(ReLU(pre_classifier(h_[CLS])))) — DistilBERT's head on the [CLS] hidden state
     (HF's DistilBertForSequenceClassification; `seq_classif_dropout`). BERT instead feeds tanh(pooler) to its
-    classifier. Loss as BertForSequenceClassification (and HF): num_labels == 1 → MSE; integer labels (B,) →
-    cross-entropy; float labels (B, K) → multi-label BCE."""
+    classifier. Loss as BertForSequenceClassification (and HF), `bert.heads.sequence_classification_loss`: chosen by
+    config.problem_type, or when it is None: num_labels == 1 → MSE; integer labels (B,) or (B, 1) → cross-entropy;
+    float labels (B, K) → multi-label BCE."""
 
     hf_architecture = "DistilBertForSequenceClassification"
 
@@ -240,15 +290,21 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
         self.classifier = nn.Linear(config.dim, config.num_labels)           # W_c, b_c
         self.init_weights(self.pre_classifier, self.classifier)
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, position_ids: Tensor | None = None,
-                labels: Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False) -> SequenceClassifierOutput:
-        out = self.distilbert(input_ids, attention_mask, position_ids, output_hidden_states, output_attentions)
+    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
+                inputs_embeds: Tensor | None = None, labels: Tensor | None = None,
+                position_ids: Tensor | None = None, *, token_type_ids: Tensor | None = None,
+                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
+                return_dict: bool | None = None) -> SequenceClassifierOutput | tuple:
+        out = self.distilbert(input_ids, attention_mask, inputs_embeds, position_ids, token_type_ids=token_type_ids,
+                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                              return_dict=True)
         cls = out.last_hidden_state[:, 0]                                     # [CLS]: (B, T, C) -> (B, C)
         logits = self.classifier(self.dropout(torch.relu(self.pre_classifier(cls))))   # (B, C) -> (B, K)
-        loss = None if labels is None else sequence_classification_loss(logits, labels)
-        return SequenceClassifierOutput(loss, logits, out.hidden_states, out.attentions)
+        loss = None if labels is None else sequence_classification_loss(logits, labels, self.config.problem_type)
+        return finish(SequenceClassifierOutput(loss, logits, out.hidden_states, out.attentions), return_dict,
+                      self.config)
 
 
 __all__ = ["DistilBertModel", "DistilBertForMaskedLM", "DistilBertForSequenceClassification",
-           "DistilBertPreTrainedModel", "BaseModelOutput", "to_hf_name", "from_hf_name", "is_head_name"]
+           "DistilBertPreTrainedModel", "BaseModelOutput", "to_hf_name", "from_hf_name", "is_head_name",
+           "check_single_segment"]

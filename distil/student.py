@@ -23,6 +23,9 @@ What is copied:
 - the head: BertForPreTraining / BertForMaskedLM → DistilBertForMaskedLM with the MLM head (transform,
   LayerNorm, bias; the decoder is the tied word embeddings). BertForSequenceClassification →
   DistilBertForSequenceClassification with pooler.dense → pre_classifier and classifier → classifier.
+  BertForMultipleChoice → DistilBertForMultipleChoice, the same way. BertForTokenClassification →
+  DistilBertForTokenClassification (classifier → classifier) and BertForQuestionAnswering →
+  DistilBertForQuestionAnswering (qa_outputs → qa_outputs): these heads read every token's state, as BERT's do.
   BertModel → DistilBertModel (the pooler has nowhere to go). The NSP head is dropped (DistilBERT has no NSP).
 
 Exactness and the classifier: BERT's classifier reads tanh(W_p h_[CLS] + b_p); DistilBERT's reads
@@ -40,11 +43,20 @@ import math
 import torch
 from torch import nn
 
-from bert import BertForMaskedLM, BertForPreTraining, BertForSequenceClassification, BertModel
+from bert import (BertForMaskedLM, BertForMultipleChoice, BertForPreTraining, BertForQuestionAnswering,
+                  BertForSequenceClassification, BertForTokenClassification, BertModel)
 from bert.position import LearnedPositionEmbedding
 
 from .config import DistilBertConfig
+from .heads import DistilBertForMultipleChoice, DistilBertForQuestionAnswering, DistilBertForTokenClassification
 from .model import DistilBertForMaskedLM, DistilBertForSequenceClassification, DistilBertModel
+
+# teacher class -> student class; the first match wins (BertModel last: the task classes are not BertModels)
+STUDENT_CLASSES = ((BertForPreTraining, DistilBertForMaskedLM), (BertForMaskedLM, DistilBertForMaskedLM),
+                   (BertForSequenceClassification, DistilBertForSequenceClassification),
+                   (BertForMultipleChoice, DistilBertForMultipleChoice),
+                   (BertForTokenClassification, DistilBertForTokenClassification),
+                   (BertForQuestionAnswering, DistilBertForQuestionAnswering), (BertModel, DistilBertModel))
 
 
 def default_layers(teacher_layers: int, student_layers: int | None = None) -> list[int]:
@@ -82,22 +94,18 @@ def student_from_teacher(teacher: nn.Module, layers: list[int] | int | None = No
                          **config_overrides) -> nn.Module:
     """A DistilBERT student initialised from a BERT teacher (see the module docstring for what is copied).
 
-    teacher: BertForPreTraining or BertForMaskedLM (→ DistilBertForMaskedLM), BertForSequenceClassification
-             (→ DistilBertForSequenceClassification) or BertModel (→ DistilBertModel).
+    teacher: BertForPreTraining or BertForMaskedLM (→ DistilBertForMaskedLM), BertFor{SequenceClassification,
+             MultipleChoice, TokenClassification, QuestionAnswering} (→ the DistilBertFor… of the same name) or
+             BertModel (→ DistilBertModel).
     layers:  the teacher's layer indices to copy, in order; or a count n (spread by `default_layers`); None = half
              the depth (`default_layers`).
     config_overrides: DistilBertConfig fields to change (e.g. dropout=0.0); sizes must stay the teacher's.
     The student is in training mode and shares no tensor with the teacher.
     """
-    if isinstance(teacher, (BertForPreTraining, BertForMaskedLM)):
-        student_cls = DistilBertForMaskedLM
-    elif isinstance(teacher, BertForSequenceClassification):
-        student_cls = DistilBertForSequenceClassification
-    elif isinstance(teacher, BertModel):
-        student_cls = DistilBertModel
-    else:
-        raise TypeError("teacher must be a BertModel, BertForPreTraining, BertForMaskedLM or "
-                        f"BertForSequenceClassification, got {type(teacher).__name__}")
+    student_cls = next((s for t, s in STUDENT_CLASSES if isinstance(teacher, t)), None)
+    if student_cls is None:
+        raise TypeError(f"teacher must be one of {[t.__name__ for t, _ in STUDENT_CLASSES]}, "
+                        f"got {type(teacher).__name__}")
     bert: BertModel = teacher if isinstance(teacher, BertModel) else teacher.bert
     tc = teacher.config
     if tc.pre_layer_norm:
@@ -133,10 +141,14 @@ def student_from_teacher(teacher: nn.Module, layers: list[int] | int | None = No
     # the head
     if student_cls is DistilBertForMaskedLM:
         student.mlm_head.load_state_dict(teacher.mlm_head.state_dict())
-    elif student_cls is DistilBertForSequenceClassification:
+    elif student_cls in (DistilBertForSequenceClassification, DistilBertForMultipleChoice):
         if bert.pooler is not None:
             student.pre_classifier.load_state_dict(bert.pooler.dense.state_dict())   # tanh there, ReLU here
         student.classifier.load_state_dict(teacher.classifier.state_dict())
+    elif student_cls is DistilBertForTokenClassification:
+        student.classifier.load_state_dict(teacher.classifier.state_dict())
+    elif student_cls is DistilBertForQuestionAnswering:
+        student.qa_outputs.load_state_dict(teacher.qa_outputs.state_dict())
     student.teacher_layers = list(layers)  # recorded for reports; not saved
     return student.train()
 

@@ -144,12 +144,26 @@ def check_inputs(text: Any, text_pair: Any) -> tuple[list[str], list[str] | None
     return list(text), list(text_pair)
 
 
-def to_tensors(enc: BatchEncoding) -> BatchEncoding:
-    """Lists of equal-length rows -> torch.long tensors (B, T) (offsets: (B, T, 2)); ragged rows -> ValueError."""
-    import torch
+TENSOR_TYPES = (None, "pt", "np")  # return_tensors: lists, torch tensors, numpy arrays (transformers' names)
 
+
+def check_return_tensors(return_tensors: Any) -> None:
+    """ValueError unless `return_tensors` is one of TENSOR_TYPES (transformers also knows "mlx"; not here)."""
+    if return_tensors not in TENSOR_TYPES:
+        raise ValueError(f"return_tensors: expected None, 'pt' (torch) or 'np' (numpy), got {return_tensors!r}")
+
+
+def to_tensors(enc: BatchEncoding, return_tensors: str = "pt") -> BatchEncoding:
+    """Lists of equal-length rows -> int64 arrays (B, T) (offsets: (B, T, 2)): torch tensors for "pt", numpy
+    arrays for "np" (the dtype transformers gives both); ragged rows -> ValueError."""
     lengths = {len(row) for row in enc["input_ids"]}
     if len(lengths) > 1:
-        raise ValueError(f"return_tensors='pt' needs sequences of one length, got lengths {sorted(lengths)}; "
-                         f"use padding=True (and truncation=True)")
+        raise ValueError(f"return_tensors={return_tensors!r} needs sequences of one length, got lengths "
+                         f"{sorted(lengths)}; use padding=True (and truncation=True)")
+    if return_tensors == "np":
+        import numpy as np
+
+        return BatchEncoding({k: np.array(v, dtype=np.int64) for k, v in enc.items()})
+    import torch
+
     return BatchEncoding({k: torch.tensor(v, dtype=torch.long) for k, v in enc.items()})

@@ -1,6 +1,6 @@
 """BertTokenizer: text -> ids for BERT, with the Hugging Face calling convention.
 
-    tok = BertTokenizer.from_pretrained("path/to/checkpoint")        # reads vocab.txt (+ tokenizer_config.json)
+    tok = BertTokenizer.from_pretrained("path/to/checkpoint")        # vocab.txt or tokenizer.json (+ configs)
     enc = tok(["a sentence", "another"], padding=True, truncation=True, max_length=128, return_tensors="pt")
     enc.input_ids, enc.token_type_ids, enc.attention_mask            # also enc["input_ids"], model(**enc)
     tok.decode(enc.input_ids[0], skip_special_tokens=True)
@@ -17,8 +17,8 @@ Steps 2-3 are remembered per whitespace-separated chunk of cleaned text (chunk -
 each distinct word about once; the memo is bounded (cache.py: at most 65,536 chunks of at most 32 characters, the
 least recently used dropped first), so a long input cannot grow it without limit. `backend="fast"` computes the
 same ids with the Rust `tokenizers` library (fast.py); the from-scratch path is the default and the reference.
-Ids -> text is decoding.py; the checkpoint folder (vocab.txt + the two JSON files) is pretrained.py; the options'
-types are checked by options.py.
+Ids -> text is decoding.py; the checkpoint folder is pretrained.py (tokenizer.json: tokenizer_json.py); the options'
+types are checked by options.py; DistilBertTokenizer (distilbert.py) is this class without token_type_ids.
 
 Offsets (return_offsets_mapping) are character spans of the input, (0, 0) for [CLS], [SEP] and [PAD]; they equal
 the reference's everywhere except inside a run of combining marks that NFD puts in a new order, where the
@@ -36,7 +36,8 @@ from typing import Any
 from .basic import BasicTokenizer
 from .cache import BoundedCache
 from .decoding import as_id_list, clean_up_tokenization, join_tokens
-from .encoding import BatchEncoding, check_inputs, check_text, kept_lengths, pad_row, resolve_options, to_tensors
+from .encoding import (BatchEncoding, check_inputs, check_return_tensors, check_text, kept_lengths, pad_row,
+                       resolve_options, to_tensors)
 from .fast import FastBackend
 from .options import SPECIAL_NAMES, check_arguments
 from .pretrained import read_pretrained, write_pretrained
@@ -62,7 +63,11 @@ class BertTokenizer:
         backend: "python" (from scratch, the default) or "fast" (the Rust `tokenizers` library; same outputs).
 
     Each argument's type is checked (options.py): `do_lower_case="false"` is a TypeError, not a true value.
+    `model_input_names` are the fields a call returns by default (transformers' attribute of that name;
+    DistilBertTokenizer leaves out token_type_ids).
     """
+
+    model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
 
     def __init__(self, vocab_file: str | os.PathLike | None = None, do_lower_case: bool = True,
                  unk_token: str = "[UNK]", sep_token: str = "[SEP]", pad_token: str = "[PAD]",
@@ -117,22 +122,22 @@ class BertTokenizer:
     # ---------------------------------------------------------------- loading and saving (pretrained.py)
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, **kwargs: Any) -> "BertTokenizer":
-        """Load from a checkpoint directory: vocab.txt, plus do_lower_case, strip_accents, special tokens,
-        model_max_length ... from tokenizer_config.json / special_tokens_map.json when present. Keyword
-        arguments override them (e.g. backend="fast")."""
-        vocab_file, options = read_pretrained(path)
-        return cls(vocab_file, **{**options, **kwargs})
+        """Load from a checkpoint directory: vocab.txt or tokenizer.json (what transformers 5 saves), with options
+        from tokenizer.json's normaliser, tokenizer_config.json and special_tokens_map.json (pretrained.py has the
+        precedence). Keyword arguments override them (e.g. backend="fast")."""
+        vocab, options = read_pretrained(path)
+        return cls(vocab=vocab, **{**options, **kwargs})
 
     def save_pretrained(self, path: str | os.PathLike) -> tuple[str, ...]:
-        """Write vocab.txt, tokenizer_config.json and special_tokens_map.json into `path` (each atomically);
-        the folder loads back with from_pretrained, here and in transformers."""
+        """Write vocab.txt, tokenizer.json, tokenizer_config.json and special_tokens_map.json into `path` (each
+        atomically); the folder loads back with from_pretrained, here and in transformers (either class)."""
         options = {"do_lower_case": self.do_lower_case, "tokenize_chinese_chars": self.tokenize_chinese_chars,
                    "strip_accents": self.strip_accents, "never_split": sorted(self.basic_tokenizer.never_split) or None,
                    "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces,
+                   "model_max_length": self.model_max_length,
+                   "max_input_chars_per_word": self.wordpiece_tokenizer.max_input_chars_per_word,
                    **{name: getattr(self, name) for name in SPECIAL_NAMES}}
-        if self.model_max_length is not None:
-            options["model_max_length"] = self.model_max_length
-        return write_pretrained(path, self.vocab, options)
+        return write_pretrained(path, self.vocab, options, type(self).__name__)
 
     # ---------------------------------------------------------------- vocabulary
     @property
@@ -256,16 +261,17 @@ class BertTokenizer:
     def __call__(self, text: str | Sequence[str], text_pair: str | Sequence[str] | None = None,
                  add_special_tokens: bool = True, padding: bool | str = False, truncation: bool | str | None = None,
                  max_length: int | None = None, return_tensors: str | None = None,
-                 return_token_type_ids: bool = True, return_attention_mask: bool = True,
+                 return_token_type_ids: bool | None = None, return_attention_mask: bool | None = None,
                  return_offsets_mapping: bool = False) -> BatchEncoding:
-        """Encode one text (lists of ints) or a batch (lists of lists; tensors with return_tensors="pt"), with an
-        optional second text per example (text_pair). Truncation and padding as in Hugging Face: see encoding.py.
-        Returns a BatchEncoding with input_ids, token_type_ids, attention_mask (and offset_mapping if asked)."""
+        """Encode one text (lists of ints) or a batch (lists of lists), with an optional second text per example
+        (text_pair); return_tensors="pt" / "np" gives (B, T) int64 torch tensors / numpy arrays, also for one text.
+        Truncation and padding as in Hugging Face: see encoding.py. Returns a BatchEncoding with input_ids,
+        token_type_ids and attention_mask (by default those of model_input_names; True/False forces a field) and
+        offset_mapping if asked."""
         batched = not isinstance(text, str)
         texts, pairs = check_inputs(text, text_pair)
         pad, strategy, max_length = resolve_options(padding, truncation, max_length, self.model_max_length)
-        if return_tensors not in (None, "pt"):
-            raise ValueError(f"return_tensors: expected None or 'pt', got {return_tensors!r}")
+        check_return_tensors(return_tensors)
         n_special = (2 if pairs is None else 3) if add_special_tokens else 0
         if strategy is not None and max_length is not None and max_length < n_special:
             raise ValueError(f"max_length={max_length} is too small: {n_special} special tokens ([CLS], [SEP]) "
@@ -281,10 +287,11 @@ class BertTokenizer:
             target = max(len(r[0]) for r in rows) if pad == "longest" else max_length
             rows = [pad_row(row, target, self.pad_token_id) for row in rows]
         names = ["input_ids", "token_type_ids", "attention_mask", "offset_mapping"]
-        wanted = [True, return_token_type_ids, return_attention_mask, return_offsets_mapping]
+        wanted = [True, "token_type_ids" in self.model_input_names if return_token_type_ids is None
+                  else return_token_type_ids, return_attention_mask is not False, return_offsets_mapping]
         enc = BatchEncoding({n: [r[k] for r in rows] for k, n in enumerate(names) if wanted[k]})
-        if return_tensors == "pt":
-            return to_tensors(enc)
+        if return_tensors is not None:
+            return to_tensors(enc, return_tensors)
         return enc if batched else BatchEncoding({k: v[0] for k, v in enc.items()})
 
     def _encode_example(self, a: str, b: str | None, add_special_tokens: bool, strategy: str | None,
@@ -337,6 +344,6 @@ class BertTokenizer:
         return [self.decode(ids, **kwargs) for ids in sequences]
 
     def __repr__(self) -> str:
-        return (f"BertTokenizer(vocab_size={self.vocab_size}, do_lower_case={self.do_lower_case}, "
+        return (f"{type(self).__name__}(vocab_size={self.vocab_size}, do_lower_case={self.do_lower_case}, "
                 f"strip_accents={self.strip_accents}, tokenize_chinese_chars={self.tokenize_chinese_chars}, "
                 f"model_max_length={self.model_max_length}, backend={self.backend!r})")

@@ -40,9 +40,12 @@ def masked_logits(prediction_logits: Tensor, labels: Tensor) -> tuple[Tensor, Te
 
 def model_inputs(model: nn.Module, batch: dict[str, Tensor], device: torch.device | str | None = None
                  ) -> dict[str, Tensor]:
-    """The entries of `batch` that `model.forward` takes by name (moved to `device` if given); for a model
-    wrapped in DistributedDataParallel, the entries the wrapped module takes."""
-    names = inspect.signature(getattr(model, "module", model).forward).parameters
+    """The entries of `batch` that `model.forward` takes by name (moved to `device` if given), minus the entries
+    the model lists in `drops_from_batches` (DistilBERT: token_type_ids — it has no segment embeddings, so a BERT
+    teacher's pair batch gives its student none; a direct call may still pass all-zero ones); for a model wrapped in
+    DistributedDataParallel, the entries the wrapped module takes."""
+    m = getattr(model, "module", model)
+    names = set(inspect.signature(m.forward).parameters) - set(getattr(m, "drops_from_batches", ()))
     return {k: (v if device is None else v.to(device)) for k, v in batch.items() if k in names}
 
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import bert.config
 from bert.config import PRESETS, BertConfig, ConfigTypeError, count_parameters
 
-OURS_ONLY = {"attn_implementation", "pre_layer_norm", "architectures"}   # fields transformers does not have
+OURS_ONLY = {"attn_implementation", "pre_layer_norm", "architectures", "extra"}   # fields transformers lacks
 HF_FIELDS = [f.name for f in dataclasses.fields(BertConfig) if f.name not in OURS_ONLY]
 ODD = dict(vocab_size=99, hidden_size=36, num_hidden_layers=3, num_attention_heads=4, intermediate_size=37,
            max_position_embeddings=23, type_vocab_size=3, hidden_act="gelu_new", hidden_dropout_prob=0.05,
@@ -70,7 +70,7 @@ def test_wrong_types_are_type_errors_and_good_numbers_pass():
 
 
 FIELD_TYPES = typing.get_type_hints(BertConfig)
-FIELDS = [f.name for f in dataclasses.fields(BertConfig)]
+FIELDS = [f.name for f in dataclasses.fields(BertConfig) if f.name != "extra"]   # extra: the unknown keys
 HF_DEFAULT = transformers.BertConfig().to_dict()   # every key transformers 5 writes, most of them not ours
 NON_FINITE = st.sampled_from([math.nan, math.inf, -math.inf])
 
@@ -88,6 +88,15 @@ def wrong_value(hint) -> st.SearchStrategy:
         return st.one_of(st.integers(), st.floats(), st.booleans(), st.none(), st.lists(st.text(), max_size=2))
     if hint == float | None:
         return st.one_of(st.text(max_size=5), st.booleans(), NON_FINITE)
+    if hint == str | None:
+        return st.one_of(st.integers(), st.floats(), st.booleans(), st.lists(st.text(), max_size=2))
+    if hint == dict[int, str] | None:      # id2label: not an object, or an object with a non-id key / non-name value
+        return st.one_of(st.text(max_size=5), st.integers(), st.lists(st.text(), max_size=2),
+                         st.dictionaries(st.sampled_from(["x", "-1", "1.5"]), st.text(), min_size=1),
+                         st.dictionaries(st.just("0"), st.integers(), min_size=1))
+    if hint == dict[str, int] | None:      # label2id
+        return st.one_of(st.text(max_size=5), st.integers(), st.lists(st.integers(), max_size=2),
+                         st.dictionaries(st.text(max_size=3), st.text(), min_size=1))
     assert hint == list[str] | None, hint
     return st.one_of(st.text(max_size=5), st.integers(), st.lists(st.integers(), min_size=1, max_size=2))
 
@@ -235,7 +244,7 @@ def test_a_byte_order_mark_and_keys_we_do_not_model_are_accepted(tmp_path):
     """Keys that are not fields keep being ignored whatever they hold (transformers 4 wrote dozens of them)."""
     odd = {"torch_dtype": "float32", "gradient_checkpointing": False, "problem_type": None, "output_past": True,
            "chunk_size_feed_forward": 0, "bad_words_ids": None, "task_specific_params": {"x": [1, 2]},
-           "not_a_number": float("nan"), "label2id": "whatever", "_name_or_path": "somewhere"}
+           "not_a_number": float("nan"), "_name_or_path": "somewhere"}
     (tmp_path / "config.json").write_bytes(b"\xef\xbb\xbf" + json.dumps({**ODD, **odd}).encode())
     assert BertConfig.load(tmp_path) == BertConfig(**ODD)
 

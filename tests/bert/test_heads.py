@@ -259,17 +259,17 @@ def test_new_heads_are_initialised_like_the_rest():
 # ------------------------------------------------------------------ label checks
 @pytest.mark.parametrize("cls, kwargs, error, match", [
     (BertForMaskedLM, dict(labels=torch.zeros(B, T + 1, dtype=torch.long)), ValueError,
-     rf"labels must have shape \({B}, {T}\), got \({B}, {T + 1}\)"),
+     rf"labels must have shape \({B}, {T}\) or \({B * T},\), got \({B}, {T + 1}\)"),
     (BertForMaskedLM, dict(labels=torch.full((B, T), V)), ValueError, rf"labels must lie in \[0, {V}\) or -100, got \[{V}"),
     (BertForMaskedLM, dict(labels=torch.zeros(B, T)), TypeError, "labels must be an integer tensor of class ids"),
     (BertForPreTraining, dict(next_sentence_label=torch.full((B,), 2)), ValueError,
      r"next_sentence_label must lie in \[0, 2\) or -100, got \[2"),
     (BertForSequenceClassification, dict(labels=torch.zeros(B + 1, dtype=torch.long)), ValueError,
-     rf"labels must have shape \({B},\), got \({B + 1},\)"),
+     rf"labels must have shape \({B},\) or \({B}, 1\), got \({B + 1},\)"),
     (BertForTokenClassification, dict(labels=torch.full((B, T), 3)), ValueError, r"labels must lie in \[0, 3\)"),
     (BertForQuestionAnswering, dict(start_positions=torch.zeros(B - 1, dtype=torch.long),
                                     end_positions=torch.zeros(B, dtype=torch.long)), ValueError,
-     rf"start_positions must have shape \({B},\), got \({B - 1},\)"),
+     rf"start_positions must have shape \({B},\) or \({B}, 1\), got \({B - 1},\)"),
 ])
 def test_bad_labels_give_clear_errors(cls, kwargs, error, match):
     model = cls(tiny_config(num_labels=2 if cls is BertForQuestionAnswering else 3))

@@ -7,7 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bert import BertForMaskedLM, BertForPreTraining, BertForSequenceClassification, BertModel
+from bert import (BertForMaskedLM, BertForMultipleChoice, BertForPreTraining, BertForQuestionAnswering,
+                  BertForSequenceClassification, BertForTokenClassification, BertModel)
 from distil import (DistilBertForMaskedLM, DistilBertForSequenceClassification, DistilBertModel, default_layers,
                     student_from_teacher)
 from tests.bert.tiny import random_batch, tiny_config
@@ -103,6 +104,32 @@ def test_classifier_pooler_maps_to_pre_classifier_tanh_becomes_relu():
     torch.testing.assert_close(s(ids, mask).logits, t.classifier(torch.relu(z)), atol=1e-10, rtol=0)
     torch.testing.assert_close(t(ids, mask).logits, t.classifier(torch.tanh(z)), atol=1e-10, rtol=0)
     assert not torch.allclose(s(ids, mask).logits, t(ids, mask).logits, atol=1e-3)   # not the same function
+
+
+@pytest.mark.parametrize("cls, student_name, num_labels", [
+    (BertForTokenClassification, "DistilBertForTokenClassification", 5),
+    (BertForQuestionAnswering, "DistilBertForQuestionAnswering", 2)])
+def test_token_level_heads_are_copied_and_reproduce_the_teacher(cls, student_name, num_labels):
+    """Token classification and span heads read every token's state, so with all layers the student's logits are
+    the teacher's (fp64: up to the order of a sum)."""
+    t = teacher(cls, num_labels=num_labels).double()
+    s = student_from_teacher(t, layers=[0, 1, 2, 3]).eval()
+    assert type(s).__name__ == student_name
+    batch = random_batch(seed=7)
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    for x, y in zip(t(ids, mask).to_tuple(), s(ids, mask).to_tuple()):
+        torch.testing.assert_close(y, x, atol=1e-10, rtol=0)
+
+
+def test_multiple_choice_head_is_copied_like_the_sequence_classifier():
+    """One score per choice: classifier(ReLU(pre_classifier(h_cls))) with the teacher's pooler and classifier."""
+    t = teacher(BertForMultipleChoice).double()
+    s = student_from_teacher(t, layers=[0, 1, 2, 3]).eval()
+    assert type(s).__name__ == "DistilBertForMultipleChoice"
+    ids = random_batch(seed=9)["input_ids"][:, None, :].expand(-1, 3, -1).contiguous()   # (B, 3 choices, T)
+    h_cls = t.bert(ids.flatten(0, 1)).last_hidden_state[:, 0]
+    expected = t.classifier(torch.relu(t.bert.pooler.dense(h_cls))).view(-1, 3)
+    torch.testing.assert_close(s(ids).logits, expected, atol=1e-10, rtol=0)
 
 
 def test_bad_teachers_and_layers():

@@ -212,7 +212,7 @@ def test_save_and_load(tmp_path):
     tok = BertTokenizer(vocab=TOKENS, do_lower_case=False, model_max_length=7)
     written = tok.save_pretrained(tmp_path / "tok")
     assert sorted(os.path.basename(p) for p in written) == sorted(os.listdir(tmp_path / "tok")) == \
-        ["special_tokens_map.json", "tokenizer_config.json", "vocab.txt"]           # nothing temporary left
+        ["special_tokens_map.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"]  # nothing temporary left
     again = BertTokenizer.from_pretrained(tmp_path / "tok")
     assert again.vocab == tok.vocab and again.do_lower_case is False and again.model_max_length == 7
     assert again("Hello a b c d e f", truncation=True)["input_ids"] == tok("Hello a b c d e f", max_length=7)[
