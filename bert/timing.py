@@ -23,9 +23,12 @@ Used by every benchmark in `benchmarks/`, by the SST-2 distillation report (`int
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
+import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -102,12 +105,29 @@ def interleaved_times(models: Mapping[str, nn.Module], batches: Sequence[dict[st
     return {name: {"median_s": median_s[name], "ratio": ratio[name]} for name in models}
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the block: the profiler's C++ side writes its start/stop lines
+    ("USDT", "profiler_start") straight to it, into a notebook's or a terminal's output. Exceptions still propagate;
+    in a terminal, Python's own messages from inside the block (sys.stderr is descriptor 2 there) are dropped too."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def peak_memory(fn: Callable[[], Any], device: str | torch.device = "cpu") -> int:
     """The most bytes held at once while fn() runs, beyond those held before it (its output included):
 
       - CPU: every allocation and free through PyTorch's CPU allocator during the call (tensors and the kernels'
         scratch buffers), from `torch.profiler` with `profile_memory=True`, replayed in time order (Python's
-        tracemalloc does not see them);
+        tracemalloc does not see them); the profiler's own native log lines are silenced;
       - CUDA: torch.cuda.max_memory_allocated() after reset_peak_memory_stats(), minus the bytes held before."""
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
@@ -117,7 +137,7 @@ def peak_memory(fn: Callable[[], Any], device: str | torch.device = "cpu") -> in
         torch.cuda.synchronize()
         del out
         return torch.cuda.max_memory_allocated() - before
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         out = fn()
         del out
     events = sorted((e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),

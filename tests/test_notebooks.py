@@ -1,33 +1,212 @@
-"""Execute every notebook in notebooks/ top to bottom, in a fresh "python3" kernel, as a student would.
+"""The notebooks, as a student meets them: run top to bottom, and committed with the outputs of their current code.
 
-The kernel starts in notebooks/ and finds the packages through PYTHONPATH (the repository root), so this runs with
-or without an editable install. A cell that raises fails the test with the cell and its traceback."""
+1. Each notebook is executed exactly as a student runs it (`../shared/tools/run-notebooks-as-student.py` does the
+   same): a fresh "python3" kernel started in notebooks/, no PYTHONPATH, so everything a notebook imports comes from
+   the installed packages (bert, distil, tokenization) — `benchmarks/` or `tests/` are not importable there.
+2. Each committed notebook carries its outputs (a student browsing the repository sees the figures without running
+   anything), produced by its current code: `make notebooks` (this file run as a script) executes every notebook
+   and stores the SHA-256 of its code cells in the notebook's metadata; the test recomputes it. Numbers may differ
+   from machine to machine, code may not. The committed outputs are also checked for what must not be there:
+   errors, dataset text (SST-2 / CoNLL-2003 sentences), progress bars and profiler noise, missing-glyph warnings
+   (Chinese shown as boxes), and images over 150 KB.
+
+    .venv/bin/python tests/test_notebooks.py            # = make notebooks: execute and save all notebooks in place
+    .venv/bin/python tests/test_notebooks.py 04 07      # only those whose file name starts with 04 or 07
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
+import re
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+SHARED_DATA = REPO.parent / "shared" / "data"
+META = "bert_from_scratch"          # the notebook-metadata key holding {"code_sha256": ...}
+MAX_IMAGE_BYTES = 150_000
+NOISE = [re.compile(p) for p in (r"USDT", r"\d+it/s\]", r"\d+/\d+ \[\d+:\d+<", r"STAGE:\d{4}-", r"\r(?!\n)",
+                                 r"Glyph \d+ .*missing from font")]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs_top_to_bottom(path: Path) -> None:
+def code_hash(nb) -> str:
+    """SHA-256 of the notebook's code cells' sources, in order (what `make notebooks` stores, what the test checks)."""
+    sources = [c.source for c in nb.cells if c.cell_type == "code"]
+    return hashlib.sha256(json.dumps(sources, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def student_env() -> dict[str, str]:
+    """The environment of a student's kernel: this one, without PYTHONPATH, offline for the hub."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    return env
+
+
+def execute(path: Path):
+    """Run the notebook at `path` top to bottom in a fresh kernel started in its folder; returns it executed.
+    Raises nbclient's CellExecutionError (cell and traceback) on the first failing cell."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    env.setdefault("HF_HUB_OFFLINE", "1")
-    client = NotebookClient(nb, timeout=300, kernel_name="python3",
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
-    client.execute(env=env)                                  # raises CellExecutionError on the first failing cell
+    client.execute(env=student_env())
+    return nb
+
+
+def output_texts(nb) -> list[str]:
+    """Every text a notebook shows: streams, plain-text and HTML/markdown results, error tracebacks."""
+    texts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("text"):
+                texts.append(out["text"])
+            for key in ("text/plain", "text/html", "text/markdown"):
+                if key in out.get("data", {}):
+                    texts.append(out["data"][key])
+            if out.get("traceback"):
+                texts.append("\n".join(out["traceback"]))
+    return texts
+
+
+def dataset_sentences() -> list[str]:
+    """SST-2 sentences and CoNLL-2003 sentences (tokens joined by spaces) of 6 words or more, lower-cased."""
+    sentences = []
+    for tsv in sorted((SHARED_DATA / "sst2").glob("*.tsv")):
+        for line in tsv.read_text(encoding="utf-8").splitlines()[1:]:
+            sentences.append(line.split("\t")[0])
+    for txt in sorted((SHARED_DATA / "conll2003").glob("*.txt")):
+        words: list[str] = []
+        for line in txt.read_text(encoding="utf-8").splitlines() + [""]:
+            if line.strip() and not line.startswith("-DOCSTART-"):
+                words.append(line.split()[0])
+            elif words:
+                sentences.append(" ".join(words))
+                words = []
+    return sorted({s.strip().lower() for s in sentences if len(s.split()) >= 6})
+
+
+@pytest.fixture(scope="module")
+def classroom_model() -> dict:
+    """Notebooks 04, 05 and 08 share `bert.pretraining.classroom.small_model()`: build it before they run (once,
+    about a minute, on a fresh clone; then it is loaded from its cache), so that time is no notebook's."""
+    from bert.pretraining.classroom import small_model
+
+    return small_model()[2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs_as_a_student_runs_it(path: Path, classroom_model: dict) -> None:
+    nb = execute(path)
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     assert code_cells and all(c.execution_count is not None for c in code_cells)
     errors = [o for c in code_cells for o in c.outputs if o.output_type == "error"]
     assert not errors, errors
+    noise = [p.pattern for p in NOISE for text in output_texts(nb) if p.search(text)]
+    assert not noise, f"{path.name}: progress, profiler or missing-glyph output matched {sorted(set(noise))}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_committed_outputs_come_from_the_current_code(path: Path) -> None:
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    stored = nb.metadata.get(META, {}).get("code_sha256")
+    assert stored == code_hash(nb), (f"{path.name}: its code changed since it was last executed and saved "
+                                     "(or never was): run `make notebooks`")
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code_cells), f"{path.name}: a code cell was not executed"
+    assert any(c.outputs for c in code_cells), f"{path.name}: committed without outputs"
+    assert not [o for c in code_cells for o in c.outputs if o.output_type == "error"], f"{path.name}: error output"
+    noise = [p.pattern for p in NOISE for text in output_texts(nb) if p.search(text)]
+    assert not noise, f"{path.name}: progress, profiler or missing-glyph output matched {sorted(set(noise))}"
+    for i, cell in enumerate(code_cells):
+        for out in cell.outputs:
+            for kind, data in out.get("data", {}).items():
+                if kind.startswith("image/") and kind != "image/svg+xml":
+                    size = len(base64.b64decode(data))
+                    assert size < MAX_IMAGE_BYTES, f"{path.name}, code cell {i}: a {size:,}-byte {kind} image"
+
+
+def test_committed_outputs_show_no_dataset_text() -> None:
+    """SST-2 and CoNLL-2003 stay out of the repository: no committed output holds one of their sentences."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data folder not found at {SHARED_DATA}")
+    import nbformat
+
+    sentences = dataset_sentences()
+    assert len(sentences) > 1000
+    for path in NOTEBOOKS:
+        text = "\n".join(output_texts(nbformat.read(path, as_version=4))).lower()
+        found = [s for s in sentences if s in text]
+        assert not found, f"{path.name} shows dataset text, e.g. {found[0][:60]!r}"
+
+
+def test_matplotlib_finds_the_cjk_font() -> None:
+    """`bert.fonts.use_cjk_font` registers the font `make install` installs; hanzi then render without a
+    missing-glyph warning (no boxes)."""
+    import warnings
+
+    from matplotlib import font_manager
+    from matplotlib.figure import Figure
+
+    from bert.fonts import CJK_FAMILY, cjk_font_path, use_cjk_font
+
+    assert cjk_font_path() is not None, "the CJK font package is not installed: make install"
+    assert use_cjk_font() == CJK_FAMILY
+    found = font_manager.findfont(font_manager.FontProperties(family=CJK_FAMILY), fallback_to_default=False)
+    assert os.path.samefile(found, cjk_font_path())
+    fig = Figure(figsize=(3, 1))
+    fig.subplots().set_title("注意力权重 · attention weights")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                        # "Glyph … missing from font(s)" would raise here
+        fig.canvas.draw()
+
+
+def main(argv: list[str]) -> int:
+    """`make notebooks`: execute each notebook (all, or those whose name starts with one of `argv`) as a student
+    does, store the hash of its code cells, and save it in place. Prints one line per notebook."""
+    import nbformat
+
+    from tokenization.files import write_text
+
+    def nbformats(nb) -> str:
+        return nbformat.writes(nb) + "\n"
+
+    from bert.pretraining.classroom import small_model
+
+    chosen = [p for p in NOTEBOOKS if not argv or any(p.name.startswith(a) for a in argv)]
+    small_model()                                             # the shared small model, built once before them
+    failed = 0
+    for path in chosen:
+        start = time.perf_counter()
+        try:
+            nb = execute(path)
+        except Exception as e:                                # report the error's last line, keep going
+            failed += 1
+            print(f"FAIL {path.name}: {str(e).strip().splitlines()[-1][:200]}", flush=True)
+            continue
+        nb.metadata[META] = {"code_sha256": code_hash(nb)}
+        write_text(path, nbformats(nb))                       # atomically: a temporary file, then rename
+        print(f"ok   {path.name} {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"{len(chosen) - failed} passed, {failed} failed")
+    return 1 if failed or not chosen else 0
+
+
+if __name__ == "__main__":
+    here = Path(__file__).resolve().parent                   # tests/ holds folders named bert/, tokenization/ …:
+    sys.path = [p for p in sys.path if Path(p or ".").resolve() != here]   # import the real packages, not those
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python tests/test_notebooks.py", description=main.__doc__)
+    parser.add_argument("prefix", nargs="*", help="only the notebooks whose file name starts with one of these")
+    sys.exit(main(parser.parse_args().prefix))

@@ -1,0 +1,200 @@
+"""The classroom's shared small model, and a vocabulary that covers Chinese.
+
+`small_model()` gives the notebooks (04 pre-training, 05 distillation, 08 the articles' code) and the tests one
+small BERT that has actually learned something: pre-trained with MLM + NSP by `python -m bert.pretrain` (the same
+pipeline as everywhere else: corpus → WordPiece vocabulary → `[CLS] A [SEP] B [SEP]` examples → 80/10/10 masks →
+the one training loop) on the embedded corpus (the standard library's docstrings), for a FIXED number of steps with
+fixed seeds — about a minute on 2 CPU cores, once. A minute buys about 16% held-out MLM accuracy: guesses that are
+mostly the corpus's frequent words, starting to depend on the sentence (docs/benchmarks.md's 10-minute run reaches
+27%). The result is a `from_pretrained` folder kept in a cache:
+
+    model, tokenizer, info = small_model()          # trains on the first call (~1 min), loads afterwards (~0.1 s)
+    info["path"]                                     # the folder: BertForMaskedLM.from_pretrained(info["path"]) too
+
+Where the cache is: `cache_dir`, else $BERT_CLASSROOM_DIR, else `<repository>/runs/classroom` when the package runs
+from a source checkout (git-ignored), else `$XDG_CACHE_HOME/bert-from-scratch/classroom` (or ~/.cache/…). The folder
+holds `classroom.json` with the recipe and a key (the recipe, this module's `VERSION` and the Python version — the
+corpus is the docstrings of *this* Python). A folder whose key matches is reused; anything else (another recipe,
+a missing or unreadable file) is rebuilt. It is written with `tokenization.files.atomic_folder`, so a reader never
+sees a half-written model, and a lock file keeps two processes (a notebook and a test) from training it twice.
+
+`with_chinese(vocab)` adds every character of GB2312 (the 6,763 hanzi of simplified Chinese and its punctuation)
+to a vocabulary — BERT's own convention for Chinese is one token per CJK character (the basic tokenizer puts spaces
+around each; Devlin et al. 2019, google-research/bert's README "Chinese" model and `tokenization.py`
+`_tokenize_chinese_chars`), so a character-level entry is all a hanzi needs to stop being `[UNK]`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from tokenization.files import atomic_folder, read_json, write_json
+
+VERSION = 2  # bump when the meaning of RECIPE changes (a cached model of an older version is rebuilt)
+# The recipe: as many tokens as about a minute on 2 cores allows (≈ 2.4 M, 2,500 steps of 32 examples). Measured on
+# a busy machine (1 thread, process time, same step count): width 128 with 2 layers (the "tiny" preset) and 64-token
+# examples reached 13.7% held-out MLM accuracy in 1,200 steps of 16 and had not started to use the context at all
+# (the same five guesses for every [MASK]); width 64 with 32-token examples (2,500 steps of 32, 1.3× the process
+# time) reached 16%, and its guesses start to depend on the sentence. A small vocabulary (a smaller decoder, an easier task), no dropout and
+# a high learning rate (a short run under-fits; it does not over-fit; 3e-3 at width 128 stalled at 5.8%).
+RECIPE: dict[str, Any] = {
+    "corpus": "stdlib", "vocab_size": 4096, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+    "intermediate_size": 256, "max_position_embeddings": 128, "seq_len": 32, "batch_size": 32, "max_steps": 2500,
+    "lr": 3e-3, "warmup": 0.05, "dropout": 0.0, "seed": 0, "eval_every": 250, "eval_examples": 500,
+}
+INFO_FILE = "classroom.json"
+ENV_DIR = "BERT_CLASSROOM_DIR"
+
+
+def recipe_key(recipe: Mapping[str, Any] = RECIPE) -> str:
+    """What decides the cached model: the recipe, VERSION and the Python version (whose stdlib is the corpus)."""
+    blob = json.dumps({"recipe": dict(recipe), "version": VERSION, "python": sys.version_info[:2]}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def default_cache_dir() -> str:
+    """$BERT_CLASSROOM_DIR, else <repository>/runs/classroom in a source checkout, else the user's cache folder."""
+    if os.environ.get(ENV_DIR):
+        return os.environ[ENV_DIR]
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if os.path.isfile(os.path.join(repo, "setup.cfg")) and os.path.isdir(os.path.join(repo, "bert")):
+        return os.path.join(repo, "runs", "classroom")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "bert-from-scratch", "classroom")
+
+
+def _valid(path: str, key: str) -> dict[str, Any] | None:
+    """The cached folder's info when it was made by this recipe and holds every file, else None."""
+    try:
+        info = read_json(os.path.join(path, INFO_FILE))
+    except (OSError, ValueError):
+        return None
+    needed = ("config.json", "model.safetensors", "vocab.txt", "metrics.jsonl")
+    if not isinstance(info, dict) or info.get("key") != key or not all(
+            os.path.isfile(os.path.join(path, name)) for name in needed):
+        return None
+    return info
+
+
+@contextlib.contextmanager
+def _locked(path: str) -> Iterator[None]:
+    """Hold an exclusive lock on `path` + '.lock' (POSIX; elsewhere no lock) while the block runs."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:                                        # pragma: no cover - not POSIX
+        yield
+        return
+    with open(path + ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _train(folder: str, recipe: Mapping[str, Any]) -> dict[str, Any]:
+    """Pre-train the model of `recipe` into `folder` (quietly: the run's own output goes to OUT/train.log)."""
+    from .cli import pretrain
+
+    config = {k: recipe[k] for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                     "intermediate_size", "max_position_embeddings")}
+    config_path = os.path.join(folder, "classroom_config.json")
+    write_json(config_path, config)
+    argv = ["--config", config_path, "--corpus", recipe["corpus"], "--vocab-size", str(recipe["vocab_size"]),
+            "--seq-len", str(recipe["seq_len"]), "--batch-size", str(recipe["batch_size"]),
+            "--max-steps", str(recipe["max_steps"]), "--lr", str(recipe["lr"]), "--warmup", str(recipe["warmup"]),
+            "--dropout", str(recipe["dropout"]), "--seed", str(recipe["seed"]),
+            "--eval-every", str(recipe["eval_every"]), "--eval-examples", str(recipe["eval_examples"]),
+            "--save-every", "0", "--no-progress", "--overwrite", "--out", folder]
+    log = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        summary = pretrain(argv)
+    seconds = time.perf_counter() - start
+    with open(os.path.join(folder, "train.log"), "w", encoding="utf-8") as f:
+        f.write(log.getvalue())
+    return {"steps": summary["step"], "seconds": round(seconds, 1), "eval": summary["eval"]}
+
+
+def small_model(cache_dir: str | os.PathLike | None = None, *, rebuild: bool = False):
+    """The classroom's small pre-trained BERT: `(model, tokenizer, info)`.
+
+    model: `bert.BertForPreTraining` in eval mode; tokenizer: its `tokenization.BertTokenizer` (a WordPiece
+    vocabulary trained on the corpus); info: {"path": the from_pretrained folder, "metrics": its metrics.jsonl
+    (read with `bert.training.read_metrics`), "steps", "seconds" (training time when built), "eval" (the last
+    held-out evaluation: mlm_acc, nsp_acc, losses), "recipe", "key", "cached" (False when this call trained it)}.
+    Trained once per cache folder (see the module docstring); `rebuild=True` trains it again."""
+    from bert import BertForPreTraining
+    from tokenization import BertTokenizer
+
+    if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
+        raise TypeError(f"small_model: cache_dir must be a path or None, got {type(cache_dir).__name__}")
+    path = os.path.abspath(os.fspath(cache_dir) if cache_dir is not None else default_cache_dir())
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise NotADirectoryError(f"small_model: cache_dir {path!r} exists and is not a folder")
+    key = recipe_key()
+    info = None if rebuild else _valid(path, key)
+    cached = info is not None
+    if info is None:
+        with _locked(path):
+            info = None if rebuild else _valid(path, key)      # another process may have built it meanwhile
+            cached = info is not None
+            if info is None:
+                with atomic_folder(path, carry_over=lambda name: False) as tmp:
+                    info = {"key": key, "version": VERSION, "recipe": dict(RECIPE), **_train(tmp, RECIPE)}
+                    write_json(os.path.join(tmp, INFO_FILE), info)
+    model = BertForPreTraining.from_pretrained(path).eval()
+    tokenizer = BertTokenizer.from_pretrained(path)
+    return model, tokenizer, {**info, "path": path, "metrics": os.path.join(path, "metrics.jsonl"),
+                              "cached": cached}
+
+
+def gb2312_characters() -> list[str]:
+    """Every character of GB2312 (GB/T 2312-1980), in code order, enumerated through Python's `gb2312` codec:
+    the 94×94 grid of two-byte codes 0xA1A1…0xFEFE, of which 7,445 are assigned — 682 symbols (rows 1–9:
+    full-width punctuation, kana, Greek, Cyrillic, box drawing, …) and 6,763 hanzi (rows 16–87)."""
+    chars = []
+    for high in range(0xA1, 0xFF):
+        for low in range(0xA1, 0xFF):
+            try:
+                chars.append(bytes((high, low)).decode("gb2312"))
+            except UnicodeDecodeError:
+                continue                                       # an unassigned code
+    return chars
+
+
+def with_chinese(vocab: Mapping[str, int] | Sequence[str], characters: Sequence[str] | None = None) -> list[str]:
+    """`vocab` (a token → id mapping or tokens in id order) followed by every character of `characters` (default:
+    `gb2312_characters()`) it lacks, as single-character tokens — one token per CJK character, BERT's convention
+    (the basic tokenizer splits Chinese text into characters before WordPiece sees it). Ids of the existing tokens
+    stay as they were. A character that lower-casing or accent-stripping would change (full-width Latin letters,
+    Greek and Cyrillic capitals) is added in the form the tokenizer produces, so no entry is unreachable."""
+    import unicodedata
+
+    if isinstance(vocab, Mapping):
+        tokens = [t for t, _ in sorted(vocab.items(), key=lambda item: item[1])]
+    elif isinstance(vocab, Sequence) and not isinstance(vocab, str):
+        tokens = list(vocab)
+    else:
+        raise TypeError(f"with_chinese: vocab must be a mapping token → id or a sequence of tokens, got "
+                        f"{type(vocab).__name__}")
+    seen = set(tokens)
+    for ch in gb2312_characters() if characters is None else characters:
+        form = "".join(c for c in unicodedata.normalize("NFD", ch.lower()) if unicodedata.category(c) != "Mn")
+        if len(form) == 1 and not form.isspace() and form not in seen:
+            seen.add(form)
+            tokens.append(form)
+    return tokens
+
+
+__all__ = ["small_model", "default_cache_dir", "recipe_key", "RECIPE", "VERSION", "gb2312_characters",
+           "with_chinese"]
