@@ -12,6 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing can be downloaded; trans
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
+pytest_plugins = ["tests.exercises"]  # `make check EX=…`: --exercise grades a student's function (tests/exercises.py)
 
 
 @pytest.fixture(scope="session")
