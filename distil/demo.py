@@ -1,82 +1,211 @@
-"""`make demo` (`python -m distil.demo`): the whole recipe on this machine, in about 10 minutes, with no download.
+"""`make demo` (`python -m distil.demo`): what distillation buys, on this machine, with no download.
 
-1. pre-train a small BERT teacher (4 layers, width 128) with MLM + NSP on the standard library's docstrings
-   (`python -m bert.pretrain`, issue 5's pipeline and Trainer);
-2. build a half-depth DistilBERT student from it (`student_from_teacher`: embeddings, layers [0, 3], MLM head) and
-   distil it on the same corpus (`python -m distil.train mlm`: α_ce·L_ce + α_mlm·L_mlm + α_cos·L_cos);
-3. report parameters, inference time (interleaved runs) and held-out MLM accuracy of the teacher, the student
-   before distillation and the student after it, with a plot (OUT/demo.png);
-4. with `--data DIR` holding sst2/, also the sentiment experiment of `distil/sentiment.py` (a fine-tuned MiniLM-L6
-   teacher, its distilled 3-layer student, and the same student on hard labels alone) with a small budget.
+Three models, one held-out text (the standard library's docstrings, documents neither model trained on):
 
-    python -m distil.demo                      # steps 1-3 (default budget: 4.5 + 3 minutes of training)
-    python -m distil.demo --data ../shared/data   # and step 4
+1. the teacher: a 4-layer BERT (width 128), pre-trained with MLM + NSP (`python -m bert.pretrain`);
+2. the student: a half-depth DistilBERT built from it (`student_from_teacher`: embeddings, layers [0, 3], MLM head)
+   and distilled with the triple loss α_ce·L_ce + α_mlm·L_mlm + α_cos·L_cos (`python -m distil.train mlm`);
+3. the control: the same student — same initial weights, same batches, same number of steps — trained on its own
+   MLM loss alone (`python -m distil.train mlm --without-teacher`). The student minus the control is what the
+   teacher's soft targets and hidden states added.
 
-Everything it writes goes to --out (default runs/demo): teacher/, student/ (from_pretrained folders that
-transformers loads too), demo.png, report.md.
+The budget is a fixed number of optimizer steps (not minutes), so every run on a machine gives the same numbers
+(the thread count is fixed too: --threads 2), and another machine gives the same numbers within noise, only
+sooner or later. The split: the teacher gets most of it (2,600 steps) and the two students the same small share
+(400 steps each). A student starts from the teacher's own layers, so it catches up with a teacher trained too
+briefly: with 2,000 + 800 steps the student ended level with its teacher (18.83% against 18.84% held-out MLM
+accuracy; the control 1.2 points below the student at step 400 already). It prints
+its expected duration first, a labelled progress bar with an ETA for each stage, then the report: parameters,
+inference time and held-out MLM accuracy of the three, and the top-5 guesses of teacher and student for a [MASK]
+in held-out sentences. With `--data DIR` holding sst2/, also the sentiment experiment of `distil/sentiment.py`.
+
+    python -m distil.demo                          # about 7.5 minutes on a quiet 2-core CPU
+    python -m distil.demo --data ../shared/data    # and the SST-2 experiment (small budget)
+
+Everything goes to --out (default runs/demo; the demo owns that folder and a rerun replaces its earlier results):
+teacher/, student/, student_without_teacher/ (from_pretrained folders that transformers loads too), results.json,
+report.md and demo.png.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import random
 import sys
 import time
 
 import torch
 
 from bert import BertForMaskedLM
+from bert.pretraining import load_documents, split_heldout
 from bert.pretraining.cli import pretrain
 from bert.timing import interleaved_times
 from bert.training import evaluate_mlm, read_metrics
 from bert.training.metrics import figure, save_figure
-from bert.training.runs import POSITIVE, POSITIVE_INT, check_out, number, run_cli
+from bert.training.runs import COUNT, POSITIVE_INT, check_out, number, run_cli
 from tokenization import BertTokenizer
-from tokenization.files import write_text
+from tokenization.files import write_json, write_text
 
 from .model import DistilBertForMaskedLM
 from .tasks import mlm_data
 from .train import distil
 
 MARKER = ".made-by-distil-demo"   # in --out: this folder is the demo's own, a rerun may replace what is in it
-TEACHER = {"vocab_size": 8192, "hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 2,
-           "intermediate_size": 512, "max_position_embeddings": 128}
+TEACHER = {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 2, "intermediate_size": 512}
+NAMES = {"teacher": "teacher (BERT, 4 layers)", "student": "student (DistilBERT, 2 layers), distilled",
+         "student_without_teacher": "control: the same student, MLM loss only"}
+# Seconds per optimizer step on a quiet 2-core CPU (2 threads, batch 32, seq-len 128, vocabulary 4,096), estimated
+# from the process CPU time of single-thread runs divided by 1.5 (the 2-thread speed-up measured on the tiny
+# preset); setup = corpus, vocabulary, tokenization, evaluations, timing. For the up-front estimate only.
+QUIET_SECONDS = {"setup": 45.0, "teacher": 0.125, "student": 0.12, "student_without_teacher": 0.085}
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m distil.demo", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=None, help="a folder holding sst2/ (train.tsv, dev.tsv): also run the "
-                                                 "sentiment experiment (skipped with a message when absent)")
     ap.add_argument("--out", default="runs/demo",
                     help="output folder (default runs/demo); the demo replaces its own earlier results there, and "
                          "refuses a non-empty folder it did not make unless --overwrite")
     ap.add_argument("--overwrite", action="store_true", help="write into a non-empty --out the demo did not make")
+    ap.add_argument("--data", default=None, help="a folder holding sst2/ (train.tsv, dev.tsv): also run the "
+                                                 "sentiment experiment (skipped with a message when absent)")
     ap.add_argument("--corpus", nargs="+", default=["stdlib"], help="pre-training corpus (default: stdlib)")
-    ap.add_argument("--teacher-minutes", type=POSITIVE, default=4.5, help="teacher pre-training budget (4.5)")
-    ap.add_argument("--student-minutes", type=POSITIVE, default=3.0, help="student distillation budget (3.0)")
+    ap.add_argument("--teacher-steps", type=POSITIVE_INT, default=2600, help="teacher pre-training steps (2600)")
+    ap.add_argument("--student-steps", type=POSITIVE_INT, default=400,
+                    help="steps of the distilled student, and of the control (400)")
+    ap.add_argument("--batch-size", type=POSITIVE_INT, default=32, help="examples per step, every stage (32)")
+    ap.add_argument("--lr", type=number(float, 0, low_open=True), default=1e-3, help="peak learning rate (1e-3)")
     ap.add_argument("--seq-len", type=number(int, 8), default=128, help="example length in tokens (128)")
+    ap.add_argument("--vocab-size", type=number(int, 8), default=4096, help="WordPiece vocabulary size (4096)")
+    ap.add_argument("--eval-examples", type=POSITIVE_INT, default=1000, help="held-out examples scored (1000)")
+    ap.add_argument("--fill-mask", type=COUNT, default=4, help="held-out sentences for the [MASK] guesses (4)")
     ap.add_argument("--sst2-steps", type=POSITIVE_INT, default=300, help="steps of each SST-2 run with --data (300)")
-    ap.add_argument("--threads", type=POSITIVE_INT, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--threads", type=POSITIVE_INT, default=2,
+                    help="torch CPU threads (2): fixed, because another thread count rounds differently")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     return ap
 
 
-def plot(teacher_metrics: str, student_metrics: str, ratios: dict[str, float], png: str) -> str:
-    """Left: held-out MLM accuracy against wall time (teacher pre-training, then student distillation). Right: the
-    student's parameters, inference times and accuracy as fractions of the teacher's."""
-    t_eval, s_eval = read_metrics(teacher_metrics, "eval"), read_metrics(student_metrics, "eval")
-    t_end = t_eval[-1]["time"] / 60 if t_eval else 0.0
+def stage_minutes(args: argparse.Namespace, name: str) -> float:
+    """The expected minutes of one stage on a quiet 2-core CPU: QUIET_SECONDS per step × steps, scaled by the
+    tokens of a batch (batch size × seq-len, against 32 × 128)."""
+    steps = args.teacher_steps if name == "teacher" else args.student_steps
+    return QUIET_SECONDS[name] * steps * args.batch_size * args.seq_len / (32 * 128) / 60
+
+
+def expected_minutes(args: argparse.Namespace) -> float:
+    """The up-front estimate of the whole demo on a quiet 2-core CPU: set-up and the three stages."""
+    return QUIET_SECONDS["setup"] / 60 + sum(stage_minutes(args, name) for name in NAMES)
+
+
+def train_three(args: argparse.Namespace) -> dict[str, dict]:
+    """The three training runs, each through its CLI (in-process); returns {name: {"dir", "steps", "minutes"}}."""
+    dirs = {name: os.path.join(args.out, name) for name in NAMES}
+    config = os.path.join(args.out, "teacher_config.json")
+    write_json(config, {**TEACHER, "max_position_embeddings": max(128, args.seq_len)})
+    common = ["--corpus", *args.corpus, "--seq-len", str(args.seq_len), "--batch-size", str(args.batch_size),
+              "--lr", str(args.lr), "--warmup", "0.02", "--dropout", "0", "--eval-examples", str(args.eval_examples),
+              "--save-every", "0", "--overwrite"] + (["--no-progress"] if args.no_progress else [])
+    runs = {"teacher": (pretrain, ["--config", config, "--vocab-size", str(args.vocab_size), "--max-steps",
+                                   str(args.teacher_steps), "--eval-every", str(max(1, args.teacher_steps // 4))]),
+            "student": (distil, ["mlm", "--teacher", dirs["teacher"], "--ce-positions", "masked"]),
+            "student_without_teacher": (distil, ["mlm", "--teacher", dirs["teacher"], "--without-teacher"])}
+    out = {}
+    for i, (name, (cli, argv)) in enumerate(runs.items(), 1):
+        steps = args.teacher_steps if name == "teacher" else args.student_steps
+        if name != "teacher":
+            argv += ["--max-steps", str(steps), "--eval-every", str(max(1, steps // 4))]
+        print(f"[{i}/4] {NAMES[name]}: {'pre-training' if name == 'teacher' else 'training'} for {steps} steps "
+              f"(about {stage_minutes(args, name):.1f} min on a quiet 2-core CPU)", flush=True)
+        start = time.perf_counter()
+        cli(argv + common + ["--out", dirs[name]])
+        out[name] = {"dir": dirs[name], "steps": steps, "minutes": (time.perf_counter() - start) / 60}
+    return out
+
+
+def fill_mask_sentences(corpus: list[str], tokenizer, n: int) -> list[tuple[str, str]]:
+    """n held-out sentences, each with one word replaced by [MASK]: (masked text, the word). Sentences of 6-16
+    words; the word masked is the whole-word vocabulary entry (≥ 4 letters) nearest the middle; a fixed shuffle."""
+    _, heldout = split_heldout(load_documents(corpus))
+    sentences = [s for doc in heldout for s in doc if 6 <= len(s.split()) <= 16]
+    random.Random("fill-mask").shuffle(sentences)
+    vocab, chosen = tokenizer.get_vocab(), []
+    for s in sentences:
+        words = s.split()
+        ok = [i for i, w in enumerate(words) if w.isalpha() and len(w) >= 4 and w.lower() in vocab]
+        if ok and len(chosen) < n:
+            i = min(ok, key=lambda j: abs(j - len(words) / 2))
+            chosen.append((" ".join(words[:i] + [tokenizer.mask_token] + words[i + 1:]), words[i].lower()))
+    return chosen
+
+
+@torch.no_grad()
+def top_k(model, tokenizer, text: str, k: int = 5) -> list[tuple[str, float]]:
+    """The k most probable tokens (and their probabilities) at the [MASK] of `text`."""
+    enc = tokenizer(text, return_tensors="pt")
+    inputs = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+    if isinstance(model, BertForMaskedLM):
+        inputs["token_type_ids"] = enc["token_type_ids"]
+    model.masked_only = False
+    logits = model(**inputs).logits[0]                                             # (T, V)
+    where = (enc["input_ids"][0] == tokenizer.mask_token_id).nonzero()[0, 0]
+    p = logits[where].softmax(-1)
+    values, ids = p.topk(k)
+    return [(tokenizer.convert_ids_to_tokens(int(i)), float(v)) for v, i in zip(values, ids)]
+
+
+def measure(args: argparse.Namespace, runs: dict[str, dict]) -> dict:
+    """Held-out MLM accuracy (the same batches for all three), parameters, inference time, [MASK] guesses."""
+    tokenizer = BertTokenizer.from_pretrained(runs["teacher"]["dir"], backend="fast")
+    _, heldout, stats = mlm_data(args.corpus, tokenizer, args.seq_len, eval_examples=args.eval_examples)
+    models = {"teacher": BertForMaskedLM.from_pretrained(runs["teacher"]["dir"]),
+              **{name: DistilBertForMaskedLM.from_pretrained(runs[name]["dir"])
+                 for name in ("student", "student_without_teacher")}}
+    before = read_metrics(os.path.join(runs["student"]["dir"], "metrics.jsonl"), "eval")[0]    # step 0
+    encoder_inputs = [{"input_ids": b["input_ids"], "attention_mask": b["attention_mask"]} for b in heldout[:4]]
+    timed = {"teacher": models["teacher"].bert, "student": models["student"].distilbert}
+    times = interleaved_times(timed, encoder_inputs, rounds=3)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    results: dict = {}
+    for name, model in models.items():
+        scores = evaluate_mlm(model, heldout)
+        results[name] = {"mlm_acc": scores["mlm_acc"], "mlm_loss": scores["mlm_loss"],
+                         "layers": model.config.num_hidden_layers if name == "teacher" else model.config.n_layers,
+                         "parameters": count(model), "steps": runs[name]["steps"],
+                         "train_minutes": round(runs[name]["minutes"], 2)}
+    for name in timed:
+        results[name]["encoder_ms_per_batch"] = 1e3 * times[name]["median_s"]
+    results["student_before_training"] = {"mlm_acc": before["mlm_acc"], "mlm_loss": before["mlm_loss"]}
+    t, s, c = (results[k]["mlm_acc"] for k in ("teacher", "student", "student_without_teacher"))
+    results["order"] = {"teacher > student": t > s, "student > student_without_teacher": s > c}
+    results["ratios"] = {"parameters": results["student"]["parameters"] / results["teacher"]["parameters"],
+                         "encoder_time": times["student"]["ratio"], "mlm_acc": s / t if t else float("nan")}
+    results["time_ratios"] = {"student_steps / teacher_steps": args.student_steps / args.teacher_steps,
+                              "student_minutes / teacher_minutes": runs["student"]["minutes"]
+                              / runs["teacher"]["minutes"]}
+    results["heldout"] = {"examples": stats["heldout_examples"], "documents": stats["heldout_documents"],
+                          "masked_tokens": sum(int((b["labels"] != -100).sum()) for b in heldout)}
+    results["fill_mask"] = [{"text": text, "answer": word,
+                             **{name: top_k(models[name], tokenizer, text) for name in ("teacher", "student")}}
+                            for text, word in fill_mask_sentences(args.corpus, tokenizer, args.fill_mask)]
+    return results
+
+
+def plot(runs: dict[str, dict], ratios: dict[str, float], png: str) -> str:
+    """Left: held-out MLM accuracy against training steps (the students start where the teacher stopped). Right:
+    the student's parameters, encoder time and accuracy as fractions of the teacher's."""
     fig, (ax, ax_bar) = figure(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [3, 2]})
-    ax.plot([r["time"] / 60 for r in t_eval], [r["mlm_acc"] for r in t_eval], "o-", ms=3,
-            label="teacher (4 layers), pre-training")
-    ax.plot([t_end + r["time"] / 60 for r in s_eval], [r["mlm_acc"] for r in s_eval], "s-", ms=3,
-            label="student (2 layers), distillation")
-    ax.set_xlabel("wall time (minutes)")
+    offset = {"teacher": 0, "student": runs["teacher"]["steps"], "student_without_teacher": runs["teacher"]["steps"]}
+    for i, name in enumerate(NAMES):
+        evals = read_metrics(os.path.join(runs[name]["dir"], "metrics.jsonl"), "eval")
+        ax.plot([offset[name] + r["step"] for r in evals], [r["mlm_acc"] for r in evals], "os^"[i] + "-", ms=3,
+                label=NAMES[name])
+    ax.set_xlabel("training step (the students start from the trained teacher)")
     ax.set_ylabel("held-out MLM accuracy")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    bars = ax_bar.bar(range(len(ratios)), list(ratios.values()), color=[f"C{i + 2}" for i in range(len(ratios))])
+    bars = ax_bar.bar(range(len(ratios)), list(ratios.values()), color=[f"C{i + 3}" for i in range(len(ratios))])
     ax_bar.bar_label(bars, fmt="%.2f", fontsize=8)
     ax_bar.axhline(1.0, ls="--", lw=1, color="gray")
     ax_bar.set_xticks(range(len(ratios)), list(ratios), fontsize=7)
@@ -84,68 +213,41 @@ def plot(teacher_metrics: str, student_metrics: str, ratios: dict[str, float], p
     return save_figure(fig, png, "make demo: a half-depth DistilBERT student distilled from a small BERT teacher")
 
 
-def stdlib_part(args: argparse.Namespace) -> str:
-    teacher_dir, student_dir = os.path.join(args.out, "teacher"), os.path.join(args.out, "student")
-    config = os.path.join(args.out, "teacher_config.json")
-    write_text(config, json.dumps({**TEACHER, "max_position_embeddings": max(TEACHER["max_position_embeddings"],
-                                                                          args.seq_len)}))
-    print(f"[1/3] pre-training a 4-layer BERT teacher on {' '.join(args.corpus)} for {args.teacher_minutes} min",
-          flush=True)
-    pretrain(["--config", config, "--corpus", *args.corpus, "--minutes", str(args.teacher_minutes),
-              "--seq-len", str(args.seq_len), "--batch-size", "32", "--lr", "1e-3", "--dropout", "0",
-              "--eval-every", "100", "--save-every", "0", "--out", teacher_dir, "--overwrite"])
-    print(f"[2/3] distilling a 2-layer student from it for {args.student_minutes} min", flush=True)
-    distil(["mlm", "--teacher", teacher_dir, "--corpus", *args.corpus, "--minutes", str(args.student_minutes),
-            "--seq-len", str(args.seq_len), "--batch-size", "32", "--lr", "1e-3", "--dropout", "0",
-            "--ce-positions", "masked", "--eval-every", "100", "--save-every", "0", "--out", student_dir,
-            "--overwrite"])
-
-    print("[3/3] measuring: held-out MLM accuracy, parameters, inference time", flush=True)
-    tokenizer = BertTokenizer.from_pretrained(teacher_dir, backend="fast")
-    _, heldout, _ = mlm_data(args.corpus, tokenizer, args.seq_len)
-    teacher = BertForMaskedLM.from_pretrained(teacher_dir).eval()
-    student = DistilBertForMaskedLM.from_pretrained(student_dir).eval()
-    t_acc = evaluate_mlm(teacher, heldout)["mlm_acc"]
-    s_acc = evaluate_mlm(student, heldout)["mlm_acc"]
-    s_init = read_metrics(os.path.join(student_dir, "metrics.jsonl"), "eval")[0]["mlm_acc"]   # step 0
-    encoder_inputs = [{"input_ids": b["input_ids"], "attention_mask": b["attention_mask"]} for b in heldout[:4]]
-    fill_inputs = [{**x, "labels": b["labels"]} for x, b in zip(encoder_inputs, heldout)]
-    teacher.masked_only = student.masked_only = True             # fill the [MASK]s: decode only there
-    fill = interleaved_times({"teacher": teacher, "student": student}, fill_inputs, rounds=3)
-    bare = interleaved_times({"teacher": teacher.bert, "student": student.distilbert}, encoder_inputs, rounds=3)
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
-    ratios = {"parameters": count(student) / count(teacher), "time (encoder)": bare["student"]["ratio"],
-              "time (fill the\n[MASK]s)": fill["student"]["ratio"],
-              "held-out MLM\naccuracy": s_acc / t_acc if t_acc else float("nan")}
-    png = plot(os.path.join(teacher_dir, "metrics.jsonl"), os.path.join(student_dir, "metrics.jsonl"), ratios,
-               os.path.join(args.out, "demo.png"))
-    lines = ["## Teacher and student on the standard library's docstrings", "",
-             f"Held-out: {sum(int((b['labels'] != -100).sum()) for b in heldout):,} masked tokens in "
-             f"{sum(len(b['input_ids']) for b in heldout)} examples from documents neither model trained on. "
-             f"Inference time: batches of {len(encoder_inputs[0]['input_ids'])} held-out examples, median of "
-             f"{len(encoder_inputs)} batches × 3 interleaved rounds; \"fill the [MASK]s\" = encoder + MLM head at the "
-             "masked positions.", "",
-             "| model | parameters | encoder parameters | encoder ms / batch | fill the [MASK]s ms / batch | "
-             "held-out MLM accuracy |", "|---|---:|---:|---:|---:|---:|"]
-    for name, key, model, enc, acc in (("teacher (BERT, 4 layers)", "teacher", teacher, teacher.bert, t_acc),
-                                       ("student (DistilBERT, 2 layers)", "student", student, student.distilbert,
-                                        s_acc)):
-        lines.append(f"| {name} | {count(model):,} | {count(enc):,} | {1e3 * bare[key]['median_s']:.1f} | "
-                     f"{1e3 * fill[key]['median_s']:.1f} | {100 * acc:.1f}% |")
-    lines += [f"| student before distillation (teacher layers 0 and 3) | {count(student):,} | "
-              f"{count(student.distilbert):,} | | | {100 * s_init:.1f}% |", "",
-              "Student / teacher: " + ", ".join(f"{k.replace(chr(10), ' ')} {v:.2f}×" for k, v in ratios.items())
-              + ".", ""]
-    if s_acc > t_acc:
-        lines += ["The student ends above its teacher: it keeps learning from the same corpus for its own minutes after "
-                  "the teacher stopped, and a teacher pre-trained this briefly is still far from converged (see the "
-                  "plot). With a converged teacher the student stays below it.", ""]
-    lines += [f"Plot: {png}"]
+def markdown(r: dict) -> str:
+    """The report of `measure`'s results."""
+    held = r["heldout"]
+    lines = ["## Teacher, student and control on the standard library's docstrings", "",
+             f"Held-out: {held['masked_tokens']:,} masked tokens in {held['examples']} examples from "
+             f"{held['documents']} documents none of the models trained on; the same batches for all three.", "",
+             "| model | layers | parameters | steps | training minutes | encoder ms / batch | held-out MLM accuracy |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, label in NAMES.items():
+        m = r[name]
+        ms = f"{m['encoder_ms_per_batch']:.1f}" if "encoder_ms_per_batch" in m else "(as the student)"
+        lines.append(f"| {label} | {m['layers']} | {m['parameters']:,} | {m['steps']} | {m['train_minutes']:.1f} | "
+                     f"{ms} | {100 * m['mlm_acc']:.1f}% |")
+    lines += [f"| the student before training (teacher layers 0 and 3) | 2 | | 0 | | | "
+              f"{100 * r['student_before_training']['mlm_acc']:.1f}% |", ""]
+    t, s, c = (100 * r[k]["mlm_acc"] for k in NAMES)
+    holds = all(r["order"].values())
+    lines += [f"Teacher {t:.2f}% {'>' if t > s else '≤'} student {s:.2f}% {'>' if s > c else '≤'} control {c:.2f}%: "
+              + (f"distillation added {s - c:+.2f} points over the same student trained without its teacher, and the "
+                 f"student keeps {s / t:.0%} of the teacher's accuracy with {r['ratios']['parameters']:.0%} of its "
+                 f"parameters and {r['ratios']['encoder_time']:.0%} of its encoder time."
+                 if holds else "the expected order does NOT hold with this budget (see --teacher-steps, "
+                               "--student-steps)."), ""]
+    lines += ["Fill in the [MASK] (held-out sentences; top-5 guesses with probabilities, ✓ = the word that was there):",
+              ""]
+    for ex in r["fill_mask"]:
+        lines.append(f"- {ex['text']}  → **{ex['answer']}**")
+        for name in ("teacher", "student"):
+            guesses = ", ".join(f"{tok}{' ✓' if tok == ex['answer'] else ''} {p:.2f}" for tok, p in ex[name])
+            lines.append(f"  - {name}: {guesses}")
     return "\n".join(lines)
 
 
 def sst2_part(args: argparse.Namespace) -> str:
-    from .sentiment import Budget, markdown, run_sst2
+    from .sentiment import Budget, markdown as sst2_markdown, run_sst2
     if not os.path.isfile(os.path.join(args.data, "sst2", "train.tsv")):
         msg = f"(no sst2/train.tsv under {args.data!r}: the sentiment experiment is skipped)"
         print(msg, flush=True)
@@ -154,27 +256,43 @@ def sst2_part(args: argparse.Namespace) -> str:
     budget = Budget(teacher_steps=args.sst2_steps, student_steps=args.sst2_steps, timing_batches=6, timing_rounds=2)
     r = run_sst2(args.data, budget, log=lambda s: print(s, flush=True))
     return ("## Sentiment (SST-2), small budget\n\n" + f"{args.sst2_steps} steps × 32 sentences for the teacher and "
-            "for each student (the full experiment: `python -m benchmarks --only distil`).\n\n" + markdown(r))
+            "for each student (the full experiment: `python -m benchmarks --only distil`).\n\n" + sst2_markdown(r))
 
 
 def demo(argv: list[str] | None = None) -> str:
-    """Run the demo with `argv`; returns the report."""
+    """Run the demo with `argv`; returns the report (and writes OUT/results.json, report.md, demo.png)."""
     args = build_parser().parse_args(argv)
     own = os.path.isfile(os.path.join(args.out, MARKER))
     check_out(args.out, resume=False, overwrite=args.overwrite or own)      # the demo's own folder: replace it
     os.makedirs(args.out, exist_ok=True)
     write_text(os.path.join(args.out, MARKER), "written by python -m distil.demo; a rerun replaces this folder's "
-                                               "teacher/, student/, report.md and demo.png\n")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    start = time.perf_counter()
-    parts = [stdlib_part(args)]
-    if args.data:
-        parts.append(sst2_part(args))
-    report = "# make demo\n\n" + "\n\n".join(parts) + f"\n\nTotal time: {(time.perf_counter() - start) / 60:.1f} min.\n"
-    write_text(os.path.join(args.out, "report.md"), report)
-    print("\n" + report, flush=True)
-    return report
+                                               "results\n")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        start = time.perf_counter()
+        print(f"make demo: teacher {args.teacher_steps} steps, student {args.student_steps} steps, control "
+              f"{args.student_steps} steps — about {expected_minutes(args):.0f} minutes on a quiet 2-core CPU "
+              "(a fixed number of steps: a busier machine takes longer and gives the same numbers)", flush=True)
+        runs = train_three(args)
+        print("[4/4] measuring: held-out MLM accuracy, parameters, inference time, [MASK] guesses", flush=True)
+        results = measure(args, runs)
+        png = plot(runs, {"parameters": results["ratios"]["parameters"],
+                          "encoder time": results["ratios"]["encoder_time"],
+                          "held-out MLM\naccuracy": results["ratios"]["mlm_acc"]}, os.path.join(args.out, "demo.png"))
+        parts = [markdown(results) + f"\n\nPlot: {png}"]
+        if args.data:
+            parts.append(sst2_part(args))
+        minutes = (time.perf_counter() - start) / 60
+        results.update(minutes=round(minutes, 2), expected_minutes=round(expected_minutes(args), 1),
+                       settings={k: v for k, v in vars(args).items() if k not in ("out", "overwrite", "no_progress")})
+        write_json(os.path.join(args.out, "results.json"), results)
+        report = "# make demo\n\n" + "\n\n".join(parts) + f"\n\nTotal time: {minutes:.1f} min.\n"
+        write_text(os.path.join(args.out, "report.md"), report)
+        print("\n" + report, flush=True)
+        return report
+    finally:
+        torch.set_num_threads(threads)
 
 
 def main(argv: list[str] | None = None) -> str:

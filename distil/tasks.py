@@ -11,6 +11,8 @@ teacher lives in the step. What this file adds:
 - `DistillationStep`: step(student, batch) → (loss, parts) — the teacher's outputs, the student's, and the
   Distiller's α_ce·L_ce + α_mlm·L_mlm + α_cos·L_cos (distil/distiller.py); the loop logs the three parts in its
   "train" records;
+- `student_only_step`: the control experiment's step — the same student on the same batches with L_mlm alone
+  (no teacher), so that what distillation adds can be measured;
 - `plot_distillation`: the parts of the loss and the held-out score against steps.
 """
 
@@ -22,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from bert.pretraining import MaskingSpec, PretrainingData, load_documents, split_heldout, tokenize_documents
+from bert.pretraining.cli import heldout_batches
 from bert.training import model_inputs, read_metrics
 from bert.training.metrics import figure, save_figure
 
@@ -33,7 +36,8 @@ def mlm_data(corpus: Sequence[str], tokenizer, seq_len: int = 128, seed: int = 0
              eval_examples: int = 1000, eval_batch_size: int = 64,
              short_seq_prob: float = 0.1) -> tuple[PretrainingData, list[dict[str, Tensor]], dict[str, int]]:
     """(training data, held-out batches, stats) for MLM distillation, built as `python -m bert.pretrain` builds
-    them (same held-out split of whole documents, so a teacher pre-trained there is scored on text it never saw)."""
+    them: the same held-out split of whole documents (a teacher pre-trained there is scored on text it never saw)
+    and, with the teacher's vocabulary and the same seq_len, the very same evaluation batches."""
     documents = load_documents(list(corpus))
     train_docs, heldout_docs = split_heldout(documents, heldout_fraction)
     spec = MaskingSpec.from_tokenizer(tokenizer, max_predictions=-(-seq_len * 15 // 100))
@@ -41,11 +45,11 @@ def mlm_data(corpus: Sequence[str], tokenizer, seq_len: int = 128, seed: int = 0
     train = PretrainingData(tokenize_documents(train_docs, tokenizer), spec, seq_len=seq_len, seed=seed,
                             short_seq_prob=short_seq_prob, **ids)
     heldout = PretrainingData(tokenize_documents(heldout_docs, tokenizer), spec, seq_len=seq_len, seed=0,
-                              short_seq_prob=short_seq_prob, dynamic=False, **ids)
-    n = min(eval_examples, heldout.num_examples(0))
-    batches = [heldout.collate(0, list(range(s, min(s + eval_batch_size, n)))) for s in range(0, n, eval_batch_size)]
+                              short_seq_prob=short_seq_prob, dynamic=True, **ids)
+    batches = heldout_batches(heldout, eval_examples, eval_batch_size)       # the evaluation set of bert.pretrain
     stats = {"train_documents": len(train_docs), "heldout_documents": len(heldout_docs),
-             "train_examples_epoch0": train.num_examples(0), "heldout_examples": n}
+             "train_examples_epoch0": train.num_examples(0),
+             "heldout_examples": sum(len(b["input_ids"]) for b in batches)}
     return train, batches, stats
 
 
@@ -82,6 +86,14 @@ class DistillationStep:
                               t.hidden_states[-1] if hidden else None, positions=positions, tokens=tokens)
 
 
+def student_only_step(student: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+    """step(student, batch) -> (L_mlm, {"mlm_loss": L_mlm}): the student's own masked-LM loss on the batch's labels,
+    and nothing from a teacher — the control run of `python -m distil.train mlm --without-teacher` (same
+    initialisation, batches and steps as the distilled student; only the loss differs)."""
+    loss = student(**model_inputs(student, batch)).loss
+    return loss, {"mlm_loss": loss.detach()}
+
+
 def _logits(out) -> Tensor:
     return out.prediction_logits if hasattr(out, "prediction_logits") else out.logits
 
@@ -96,7 +108,8 @@ def plot_distillation(metrics: str, png: str, score: str = "mlm_acc", reference:
     fig, (ax_loss, ax_score) = figure(1, 2, figsize=(9, 3.4))
     for key, label in (("ce_loss", "L_ce (soft targets, T²·KL)"), ("mlm_loss", "L_mlm (true labels)"),
                        ("cos_loss", "L_cos (1 − cos of hidden states)")):
-        ax_loss.plot([r["step"] for r in parts], [r[key] for r in parts], lw=1, label=label)
+        if parts and key in parts[0]:                         # a run without a teacher logs L_mlm only
+            ax_loss.plot([r["step"] for r in parts], [r[key] for r in parts], lw=1, label=label)
     ax_loss.set_xlabel("step")
     ax_loss.set_ylabel("loss (unweighted)")
     ax_loss.set_yscale("log")
@@ -112,4 +125,4 @@ def plot_distillation(metrics: str, png: str, score: str = "mlm_acc", reference:
     return save_figure(fig, png, title)
 
 
-__all__ = ["mlm_data", "DistillationStep", "plot_distillation"]
+__all__ = ["mlm_data", "DistillationStep", "student_only_step", "plot_distillation"]

@@ -5,6 +5,10 @@ distribution at every token while it learns the masked-language-model task):
 
     python -m distil.train mlm --teacher runs/teacher --corpus stdlib --minutes 5 --out runs/student
 
+The control experiment — the same student, the same initialisation, batches and steps, its own MLM loss only:
+
+    python -m distil.train mlm --teacher runs/teacher --without-teacher --max-steps 500 --out runs/control
+
 Task-specific distillation from a teacher fine-tuned on a GLUE-style TSV (its class logits are the soft targets,
 and the true labels take the place of the MLM loss):
 
@@ -43,12 +47,12 @@ from tokenization import BertTokenizer
 from .distiller import Distiller
 from .model import DistilBertForMaskedLM, DistilBertForSequenceClassification
 from .student import student_from_teacher
-from .tasks import DistillationStep, mlm_data, plot_distillation
+from .tasks import DistillationStep, mlm_data, plot_distillation, student_only_step
 
 # settings that decide the data, the models or the batches: a resumed run must keep them
 RESUME_KEYS = ("mode", "teacher", "student", "layers", "corpus", "seq_len", "train", "max_length", "seed",
                "batch_size", "accumulation", "heldout_fraction", "eval_examples", "dropout", "alpha_ce", "alpha_mlm",
-               "alpha_cos", "temperature", "ce_positions")
+               "alpha_cos", "temperature", "ce_positions", "without_teacher")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="soft targets at every non-pad token (the published default) or at the masked ones only "
                           "(both models then decode only there: much faster when the vocabulary is large); "
                           "default tokens")
+    mlm.add_argument("--without-teacher", action="store_true",
+                     help="the control: the same student (same initialisation from the teacher, same batches and "
+                          "steps) trained on its own MLM loss alone; the teacher only gives the initial weights "
+                          "and a reference score")
     mlm.add_argument("--heldout-fraction", type=number(float, 0, 1, low_open=True, high_open=True), default=0.05, help="share of documents held out (0.05)")
     mlm.add_argument("--eval-examples", type=POSITIVE_INT, default=1000, help="held-out examples per evaluation (1000)")
     task = sub.add_parser("task", parents=[common], help="task-specific distillation on a labelled TSV",
@@ -135,10 +143,12 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
         tokenizer = BertTokenizer.from_pretrained(args.teacher, backend="fast")
         torch.manual_seed(args.seed)
         teacher, student = build_models(args)
+        without_teacher = getattr(args, "without_teacher", False)
         if args.mode == "mlm":   # soft targets at the masked positions only: both models decode only there
-            teacher.masked_only = student.masked_only = args.ce_positions == "masked"
-        step = DistillationStep(teacher.to(ctx.device),
-                                Distiller(args.alpha_ce, args.alpha_mlm, args.alpha_cos, args.temperature))
+            teacher.masked_only = student.masked_only = args.ce_positions == "masked" or without_teacher
+        step = (student_only_step if without_teacher else
+                DistillationStep(teacher.to(ctx.device),
+                                 Distiller(args.alpha_ce, args.alpha_mlm, args.alpha_cos, args.temperature)))
         if args.mode == "mlm":
             train, eval_batches, stats = mlm_data(args.corpus, tokenizer, args.seq_len, args.seed,
                                                   args.heldout_fraction, args.eval_examples)
@@ -157,7 +167,8 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
                                   warmup=args.warmup, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
                                   precision=args.precision, log_every=args.log_every, eval_every=args.eval_every,
                                   save_every=args.save_every, seed=args.seed, progress=not args.no_progress,
-                                  desc=f"distillation ({args.mode})")
+                                  desc="student without teacher (MLM only)" if without_teacher
+                                  else f"distillation ({args.mode})")
         metrics = os.path.join(args.out, "metrics.jsonl")
         trainer = Trainer(student, batches, targs, step=step, evaluate=evaluate, ctx=ctx)
         teacher_eval: dict[str, float] = {}

@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from distil import DistilBertForMaskedLM
+from bert.training import read_metrics
 from distil.sentiment import Budget, markdown, run_sst2
 from tests.bert.test_finetune import tiny_checkpoint
 
@@ -36,26 +37,70 @@ def test_sst2_experiment_runs_and_reports(tmp_path):
         run_sst2(str(tmp_path / "nothing"), budget)
 
 
-@pytest.mark.slow
-def test_demo_runs_on_a_small_corpus(tmp_path, capsys):
-    from distil.demo import main
+def _word_corpus(path):
     rng = random.Random(0)
     words = [f"word{i}" for i in range(200)]
     docs = ["\n".join(" ".join(rng.choice(words) for _ in range(rng.randint(5, 14))) + " ."
                       for _ in range(rng.randint(2, 6))) for _ in range(150)]
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text("\n\n".join(docs) + "\n")
-    report = main(["--corpus", str(corpus), "--out", str(tmp_path / "demo"), "--teacher-minutes", "0.03",
-                   "--student-minutes", "0.03", "--seq-len", "32", "--data", str(tmp_path / "no-data")])
-    assert "| teacher (BERT, 4 layers) |" in report and "| student (DistilBERT, 2 layers) |" in report
-    assert "sentiment experiment is skipped" in report
-    assert (tmp_path / "demo" / "demo.png").is_file() and (tmp_path / "demo" / "report.md").read_text() == report
-    student = DistilBertForMaskedLM.from_pretrained(tmp_path / "demo" / "student")
+    path.write_text("\n\n".join(docs) + "\n")
+    return str(path)
+
+
+SMALL_DEMO = ["--teacher-steps", "12", "--student-steps", "6", "--seq-len", "32", "--batch-size", "8",
+              "--vocab-size", "300", "--eval-examples", "40", "--threads", "1", "--no-progress"]
+
+
+@pytest.mark.slow
+def test_demo_runs_three_models_with_a_fixed_budget_and_reruns_identically(tmp_path, capsys):
+    from distil.demo import MARKER, NAMES, main
+    corpus, out = _word_corpus(tmp_path / "corpus.txt"), tmp_path / "demo"
+    report = main(["--corpus", corpus, "--out", str(out), *SMALL_DEMO, "--data", str(tmp_path / "no-data")])
+    printed = capsys.readouterr().out
+    assert "about" in printed.splitlines()[0] and "minutes on a quiet 2-core CPU" in printed.splitlines()[0]
+    for i, name in enumerate(NAMES.values(), 1):
+        assert f"[{i}/4] {name}" in printed and f"| {name} |" in report
+    assert "sentiment experiment is skipped" in report and "Fill in the [MASK]" in report
+    assert (out / "demo.png").is_file() and (out / "report.md").read_text() == report and (out / MARKER).is_file()
+    first = json.loads((out / "results.json").read_text())
+    assert {"teacher", "student", "student_without_teacher", "minutes", "ratios", "time_ratios"} <= set(first)
+    assert [first[k]["steps"] for k in NAMES] == [12, 6, 6]
+    assert first["student"]["parameters"] == first["student_without_teacher"]["parameters"] \
+        < first["teacher"]["parameters"]
+    for m in NAMES:
+        assert 0 <= first[m]["mlm_acc"] <= 1
+    student = DistilBertForMaskedLM.from_pretrained(out / "student")
     assert student.config.n_layers == 2
+    train = read_metrics(str(out / "student_without_teacher" / "metrics.jsonl"), "train")
+    assert set(train[-1]) >= {"mlm_loss"} and "ce_loss" not in train[-1]          # the control: no teacher
+    # a rerun into the demo's own folder replaces it (no --overwrite) and gives the same numbers: fixed steps
+    main(["--corpus", corpus, "--out", str(out), *SMALL_DEMO])
+    again = json.loads((out / "results.json").read_text())
+    for m in NAMES:
+        assert again[m]["mlm_acc"] == first[m]["mlm_acc"] and again[m]["mlm_loss"] == first[m]["mlm_loss"]
+    assert again["fill_mask"] == first["fill_mask"]
+
+
+def test_the_control_and_the_student_see_the_same_batches_from_the_same_start(tmp_path):
+    """--without-teacher changes the loss only: same initial weights, same batches (the first step's MLM loss is
+    equal in both runs)."""
+    from bert.pretraining.cli import pretrain
+    from distil.train import distil
+    corpus = _word_corpus(tmp_path / "corpus.txt")
+    common = ["--corpus", corpus, "--seq-len", "32", "--batch-size", "8", "--eval-examples", "16", "--max-steps", "2",
+              "--log-every", "1", "--no-progress", "--save-every", "0", "--dropout", "0"]
+    pretrain(["--preset", "tiny", "--vocab-size", "300", *common, "--out", str(tmp_path / "t")])
+    for name, extra in (("s", ["--ce-positions", "masked"]), ("c", ["--without-teacher"])):
+        distil(["mlm", "--teacher", str(tmp_path / "t"), *extra, *common, "--out", str(tmp_path / name)])
+    s = read_metrics(str(tmp_path / "s" / "metrics.jsonl"), "train")
+    c = read_metrics(str(tmp_path / "c" / "metrics.jsonl"), "train")
+    assert s[0]["mlm_loss"] == pytest.approx(c[0]["mlm_loss"], abs=1e-6) and s[0]["ce_loss"] > 0
+    assert c[0]["loss"] == pytest.approx(c[0]["mlm_loss"], abs=1e-6)
+    ev = read_metrics(str(tmp_path / "c" / "metrics.jsonl"), "eval")
+    assert ev[0] == {**read_metrics(str(tmp_path / "s" / "metrics.jsonl"), "eval")[0], "time": ev[0]["time"]}
 
 
 def test_demo_help():
     from distil.demo import build_parser
     text = build_parser().format_help()
-    for flag in ("--data", "--out", "--teacher-minutes", "--student-minutes"):
+    for flag in ("--data", "--out", "--overwrite", "--teacher-steps", "--student-steps", "--threads"):
         assert flag in text
