@@ -1,13 +1,17 @@
-"""Fine-tune a pretrained model for sequence classification on a GLUE-style TSV: `python -m bert.finetune`.
+"""Fine-tune a pretrained model for sequence classification on a GLUE-style TSV, or for named-entity recognition on
+CoNLL-2003 files (`--task ner`, bert/ner.py): `python -m bert.finetune`.
 
     python -m bert.finetune --model DIR --train train.tsv --dev dev.tsv --out OUT [--max-steps N | --epochs E]
+    python -m bert.finetune --task ner --model DIR --train train.txt --dev valid.txt --test test.txt --out OUT
 
 The TSV has a header naming a `sentence` column and a `label` column (integer classes 0..K-1), as GLUE's SST-2
 (`../shared/data/sst2/`). `--model` is any `from_pretrained` directory: a pretrained `BertModel` (its new
 classifier is initialised and reported), a `BertForPreTraining` written by `python -m bert.pretrain`, or an
 already fine-tuned classifier. The fine-tuned model is saved to `--out` with `save_pretrained` (transformers
 loads it too) together with the tokenizer's vocab, metrics.json and the loop's metrics.jsonl; the dev set is scored
-after training (and every `--eval-every` steps) with accuracy and F1.
+after training (and every `--eval-every` steps) with accuracy and F1 (`--test`: once, at the end). With `--task ner`
+the model is a BertForTokenClassification over the tags of the training file (their order in OUT/labels.json), and
+the scores are entity-level precision, recall and F1 (`bert.ner.entity_scores`).
 
 The recipe is BERT's (Devlin et al. 2019 §4.1 and Appendix A.3): the final hidden state of [CLS], through the
 pooler, into a linear classifier; AdamW (Loshchilov & Hutter 2019) with linear warmup then linear decay;
@@ -35,6 +39,7 @@ from torch import Tensor, nn
 
 from tokenization.files import write_json
 
+from .ner import TokenClassificationData, evaluate_tagger, f_score, label_list, read_conll
 from .training import ShardedBatches, Trainer, TrainingArguments, model_step, pad_batch
 from .training.distributed import DistributedContext
 from .training.loop import Step
@@ -138,7 +143,8 @@ def classification_metrics(predictions: Sequence[int] | Tensor, labels: Sequence
     """Accuracy and F1.
 
         accuracy = (1/N) Σ [ŷ_i = y_i]
-        F1_k     = 2·TP_k / (2·TP_k + FP_k + FN_k)    (= 2PR/(P+R); 0 when the class never occurs nor is predicted)
+        F1_k     = 2·P_k·R_k / (P_k + R_k) = 2·TP_k / (2·TP_k + FP_k + FN_k)   (0 when TP_k = 0; `bert.ner.f_score`,
+                   the one F1 of the library; P_k = TP_k / (TP_k + FP_k), R_k = TP_k / (TP_k + FN_k))
 
     For two classes `f1` is the F1 of class 1 (GLUE's convention for the positive class); for more classes it is
     the macro average over classes. Van Rijsbergen 1979 (F-measure); Wang et al. 2018 (GLUE) §3."""
@@ -153,7 +159,7 @@ def classification_metrics(predictions: Sequence[int] | Tensor, labels: Sequence
         tp = int(((pred == c) & (gold == c)).sum())
         fp = int(((pred == c) & (gold != c)).sum())
         fn = int(((pred != c) & (gold == c)).sum())
-        f1.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+        f1.append(f_score(tp, tp + fp, tp + fn)["f1"])
     return {"accuracy": float((pred == gold).float().mean()),
             "f1": f1[1] if k == 2 else sum(f1) / k}
 
@@ -182,8 +188,8 @@ def evaluate_classifier(model: nn.Module, data: ClassificationData, device: torc
     return classification_metrics(logits.argmax(-1), data.labels, max(data.num_labels, logits.shape[-1]))
 
 
-def fine_tune(model: nn.Module, train: ClassificationData, args: TrainingArguments, batch_size: int = 32,
-              step: Step = model_step, evaluate: Callable[[nn.Module], dict] | None = None,
+def fine_tune(model: nn.Module, train: ClassificationData | TokenClassificationData, args: TrainingArguments,
+              batch_size: int = 32, step: Step = model_step, evaluate: Callable[[nn.Module], dict] | None = None,
               device: torch.device | str = "cpu") -> dict:
     """Train `model` on `train` with the one training loop: batches of `batch_size` sentences of similar length
     (pools of 50 batches), `step` (default: the model's own loss on the labels; task-specific distillation passes
@@ -194,22 +200,30 @@ def fine_tune(model: nn.Module, train: ClassificationData, args: TrainingArgumen
 
 
 # ----------------------------------------------------------------------------- CLI
+TASKS = {"classification": 64, "ner": 128}    # the tasks of --task, with their default --max-length
+
+
 def build_parser(prog: str = "python -m bert.finetune") -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="a from_pretrained directory (config.json + weights + vocab.txt)")
-    ap.add_argument("--train", required=True, help="training TSV with a header: sentence<TAB>label")
-    ap.add_argument("--dev", help="dev TSV, scored with accuracy and F1 (optional)")
+    ap.add_argument("--task", choices=sorted(TASKS), default="classification",
+                    help="classification (a sentence TSV, the default) or ner (CoNLL-2003 files, bert/ner.py)")
+    ap.add_argument("--train", required=True,
+                    help="training data: a TSV with a header sentence<TAB>label, or with --task ner a CoNLL file")
+    ap.add_argument("--dev", help="dev data (same format), scored during and after training (optional)")
+    ap.add_argument("--test", help="test data (same format), scored once, after training (optional)")
     ap.add_argument("--out", help="directory to save the fine-tuned model, vocab and metrics.json (optional)")
     ap.add_argument("--num-labels", type=number(int, 1), help="number of classes (default: from the training labels)")
     ap.add_argument("--max-steps", type=POSITIVE_INT, help="optimizer steps (default: one epoch)")
     ap.add_argument("--epochs", type=POSITIVE, default=1.0, help="epochs, when --max-steps is not given (default 1)")
     ap.add_argument("--minutes", type=POSITIVE, help="stop after this many minutes (with --max-steps: first reached)")
-    ap.add_argument("--train-limit", type=POSITIVE_INT, help="use only the first N training rows")
+    ap.add_argument("--train-limit", type=POSITIVE_INT, help="use only the first N training rows (sentences)")
     ap.add_argument("--batch-size", type=POSITIVE_INT, default=32, help="sentences per step (default 32)")
     ap.add_argument("--lr", type=POSITIVE, default=1e-4, help="peak learning rate (default 1e-4)")
     ap.add_argument("--warmup-ratio", type=FRACTION, default=0.1, help="share of steps with linear warmup (default 0.1)")
     ap.add_argument("--weight-decay", type=NON_NEGATIVE, default=0.01, help="AdamW weight decay (default 0.01)")
-    ap.add_argument("--max-length", type=number(int, 2), default=64, help="truncate sentences to this many tokens (default 64)")
+    ap.add_argument("--max-length", type=number(int, 3),
+                    help="truncate sentences to this many tokens (default 64; 128 with --task ner)")
     ap.add_argument("--eval-every", type=COUNT, default=0, help="score the dev set every N steps (default: at the end)")
     ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     ap.add_argument("--threads", type=POSITIVE_INT, help="torch CPU threads (default: torch's choice)")
@@ -219,16 +233,37 @@ def build_parser(prog: str = "python -m bert.finetune") -> argparse.ArgumentPars
     return ap
 
 
-def load_classifier(path: str, num_labels: int | None) -> nn.Module:
-    """BertForSequenceClassification from any BERT `from_pretrained` directory."""
-    from bert import BertForSequenceClassification
+def load_classifier(path: str, num_labels: int | None, task: str = "classification") -> nn.Module:
+    """BertForSequenceClassification (or, for task "ner", BertForTokenClassification) from any BERT directory."""
+    from bert import BertForSequenceClassification, BertForTokenClassification
     overrides = {} if num_labels is None else {"num_labels": num_labels}
-    return BertForSequenceClassification.from_pretrained(path, **overrides)
+    cls = BertForTokenClassification if task == "ner" else BertForSequenceClassification
+    return cls.from_pretrained(path, **overrides)
 
 
-def run(args: argparse.Namespace, load: Callable[[str, int | None], nn.Module] = load_classifier) -> dict:
-    """Fine-tune as the parsed command line says; returns the final scores with `steps` and `seconds`.
-    `load(path, num_labels)` builds the model (distil.finetune passes one that also takes DistilBERT folders)."""
+def task_data(args: argparse.Namespace, tokenizer) -> tuple[object, dict[str, object], int, Callable, list | None]:
+    """(training data, {"dev": …, "test": …} as given, number of labels, scorer(model, data, device) -> dict, tag
+    names or None) for `args.task`. NER's labels come from the training file (`bert.ner.label_list`)."""
+    max_length = args.max_length or TASKS[args.task]
+    if args.task == "ner":
+        table = read_conll(args.train, args.train_limit)
+        tags = label_list(table.tags)
+        if args.num_labels not in (None, len(tags)):
+            raise ValueError(f"--num-labels: {args.train!r} has {len(tags)} tags {tags}, got {args.num_labels}")
+        sets = {name: TokenClassificationData.from_conll(path, tokenizer, tags, max_length)
+                for name, path in (("dev", args.dev), ("test", args.test)) if path}
+        return TokenClassificationData(table, tokenizer, tags, max_length), sets, len(tags), evaluate_tagger, tags
+    train = ClassificationData.from_tsv(args.train, tokenizer, max_length, args.train_limit, args.num_labels)
+    sets = {name: ClassificationData.from_tsv(path, tokenizer, max_length, num_labels=args.num_labels)
+            for name, path in (("dev", args.dev), ("test", args.test)) if path}
+    num_labels = args.num_labels or max([train.num_labels] + [d.num_labels for d in sets.values()])
+    return train, sets, num_labels, evaluate_classifier, None
+
+
+def run(args: argparse.Namespace, load: Callable[[str, int | None, str], nn.Module] = load_classifier) -> dict:
+    """Fine-tune as the parsed command line says; returns the final scores (dev_*, test_*) with `steps` and
+    `seconds`. `load(path, num_labels, task)` builds the model (distil.finetune passes one that also takes
+    DistilBERT folders)."""
     from tokenization import BertTokenizer
 
     if args.out:
@@ -239,28 +274,33 @@ def run(args: argparse.Namespace, load: Callable[[str, int | None], nn.Module] =
     if args.threads:
         torch.set_num_threads(args.threads)
     tokenizer = BertTokenizer.from_pretrained(args.model, backend="fast")  # same ids as the reference, faster
-    train = ClassificationData.from_tsv(args.train, tokenizer, args.max_length, args.train_limit, args.num_labels)
-    dev = ClassificationData.from_tsv(args.dev, tokenizer, args.max_length, num_labels=args.num_labels) \
-        if args.dev else None
-    num_labels = args.num_labels or max(train.num_labels, dev.num_labels if dev else 0)
-    model = load(args.model, num_labels)
+    train, sets, num_labels, score, tags = task_data(args, tokenizer)
+    model = load(args.model, num_labels, args.task)
     max_steps = args.max_steps or max(1, math.ceil(args.epochs * train.num_examples(0) / args.batch_size))
     print(f"fine-tuning {type(model).__name__} ({sum(p.numel() for p in model.parameters()):,} parameters) on "
           f"{train.num_examples(0):,} sentences, {num_labels} labels, {max_steps} steps of {args.batch_size}",
           flush=True)
+    for name, data in [("train", train), *sets.items()]:
+        if getattr(data, "cut_words", 0):
+            print(f"  {name}: {data.cut_words} words beyond --max-length (scored as 'O')", flush=True)
     targs = TrainingArguments(out=args.out, max_steps=max_steps, minutes=args.minutes, lr=args.lr,
                               warmup=args.warmup_ratio, weight_decay=args.weight_decay, seed=args.seed,
                               eval_every=args.eval_every, checkpoints=False, log_every=10,
                               progress=not args.no_progress, desc="fine-tuning")
-    evaluate = (lambda m: {f"dev_{k}": v for k, v in evaluate_classifier(m, dev, args.device).items()}) if dev else None
+    dev = sets.get("dev")
+    evaluate = (lambda m: {f"dev_{k}": v for k, v in score(m, dev, args.device).items()}) if dev else None
     summary = fine_tune(model, train, targs, args.batch_size, evaluate=evaluate, device=args.device)
     final = {**summary["eval"], "steps": summary["step"], "seconds": round(summary["elapsed"], 1)}
+    if "test" in sets:
+        final.update({f"test_{k}": v for k, v in score(model, sets["test"], args.device).items()})
     print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in final.items()), flush=True)
     if args.out:
         model.save_pretrained(args.out)
         tokenizer.save_pretrained(args.out)
-        write_json(os.path.join(args.out, "metrics.json"),
-                   {**final, "model": args.model, "train": args.train, "dev": args.dev})
+        if tags:
+            write_json(os.path.join(args.out, "labels.json"), tags)    # the tag of each class id, in order
+        write_json(os.path.join(args.out, "metrics.json"), {**final, "task": args.task, "model": args.model,
+                                                            "train": args.train, "dev": args.dev, "test": args.test})
         print(f"saved to {args.out}", flush=True)
     return final
 

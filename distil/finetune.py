@@ -1,7 +1,8 @@
 """`python -m distil.finetune`: `python -m bert.finetune` for BERT *and* DistilBERT directories.
 
-Same options as bert.finetune (see `--help`). The model class follows the directory's config.json `model_type`:
-"distilbert" → DistilBertForSequenceClassification, "bert" → BertForSequenceClassification. (It lives here, not in
+Same options as bert.finetune (see `--help`), `--task ner` included. The model class follows the directory's
+config.json `model_type` and the task: "distilbert" → DistilBertForSequenceClassification (with `--task ner`:
+DistilBertForTokenClassification), "bert" → BertForSequenceClassification (BertForTokenClassification). (It lives here, not in
 `bert`, because the dependencies point one way: `bert` knows nothing of `distil`.)
 """
 
@@ -16,20 +17,23 @@ from bert.config import read_config_json
 from bert.finetune import build_parser, load_classifier, run
 from bert.training.runs import run_cli
 
+from .heads import DistilBertForTokenClassification
 from .model import DistilBertForSequenceClassification
 
 
-def load_any_classifier(path: str, num_labels: int | None) -> nn.Module:
-    """A sequence classifier from a BERT or DistilBERT `from_pretrained` directory, by config.json's model_type."""
+def load_any_classifier(path: str, num_labels: int | None, task: str = "classification") -> nn.Module:
+    """A sequence classifier (task "ner": a token classifier) from a BERT or DistilBERT `from_pretrained` directory,
+    by config.json's model_type."""
     config_file = os.path.join(path, "config.json")
     if not os.path.isfile(config_file):
         raise OSError(f"no config.json in {path!r}")
     model_type = read_config_json(config_file).get("model_type", "bert")
     if model_type == "distilbert":
         overrides = {} if num_labels is None else {"num_labels": num_labels}
-        return DistilBertForSequenceClassification.from_pretrained(path, **overrides)
+        cls = DistilBertForTokenClassification if task == "ner" else DistilBertForSequenceClassification
+        return cls.from_pretrained(path, **overrides)
     if model_type == "bert":
-        return load_classifier(path, num_labels)
+        return load_classifier(path, num_labels, task)
     raise ValueError(f"{config_file}: model_type must be 'bert' or 'distilbert', got {model_type!r}")
 
 

