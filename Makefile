@@ -31,8 +31,8 @@ test: install
 test-gpu: install
 	$(PY) -m pytest -v -m gpu $(PYTEST_ARGS)
 
-notebooks: install
-	$(PY) -m pytest -v tests/test_notebooks.py
+notebooks: install  # execute every notebook as a student does and save it with its outputs
+	$(PY) tests/test_notebooks.py
 
 bench: install
 	$(PY) -m benchmarks --data $(or $(DATA),../shared/data)
@@ -42,3 +42,16 @@ demo: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+
+# Exercises (练习, README.zh-CN.md): `make exercise` lists them and copies the stubs of notebooks/exercises/ to the
+# git-ignored notebooks/exercises/work/ (a file already there is kept); `make check EX=<name>` runs the project's
+# own tests of that exercise against the student's function in notebooks/exercises/work/<name>.py.
+EX ?=
+.PHONY: exercise check
+
+exercise: install
+	$(PY) -m tests.exercises
+
+check: install
+	@test -n "$(EX)" || { echo "usage: make check EX=<name>   (make exercise lists the names)"; exit 2; }
+	$(PY) -m pytest -q -p no:cacheprovider --exercise=$(EX) tests
