@@ -117,7 +117,7 @@ def run_conll(data_dir: str, budget: NerBudget = FULL, device: str = "cpu", log:
     teacher = BertForTokenClassification.from_pretrained(model_dir, num_labels=len(labels)).to(device)
     cost = train_model(teacher, budget.teacher_steps, budget.teacher_lr, "teacher")
     results["teacher"] = {**score(teacher), **cost, "layers": teacher.config.num_hidden_layers,
-                          "parameters": sum(p.numel() for p in teacher.parameters())}
+                          "parameters": teacher.num_parameters()}
     log(f"  teacher dev F1 {results['teacher']['dev_f1']:.4f}, test F1 {results['teacher']['test_f1']:.4f}")
     teacher.eval()
 
@@ -128,7 +128,7 @@ def run_conll(data_dir: str, budget: NerBudget = FULL, device: str = "cpu", log:
                        step=DistillationStep(teacher, distiller))
     results["student"] = {**score(student), **cost, "layers": student.config.n_layers,
                           "teacher_layers": student.teacher_layers,
-                          "parameters": sum(p.numel() for p in student.parameters())}
+                          "parameters": student.num_parameters()}
     log(f"  student dev F1 {results['student']['dev_f1']:.4f}, test F1 {results['student']['test_f1']:.4f}")
 
     dev = sets["dev"]

@@ -277,7 +277,7 @@ def run(args: argparse.Namespace, load: Callable[[str, int | None, str], nn.Modu
     train, sets, num_labels, score, tags = task_data(args, tokenizer)
     model = load(args.model, num_labels, args.task)
     max_steps = args.max_steps or max(1, math.ceil(args.epochs * train.num_examples(0) / args.batch_size))
-    print(f"fine-tuning {type(model).__name__} ({sum(p.numel() for p in model.parameters()):,} parameters) on "
+    print(f"fine-tuning {type(model).__name__} ({model.num_parameters():,} parameters) on "
           f"{train.num_examples(0):,} sentences, {num_labels} labels, {max_steps} steps of {args.batch_size}",
           flush=True)
     for name, data in [("train", train), *sets.items()]:

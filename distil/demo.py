@@ -166,13 +166,12 @@ def measure(args: argparse.Namespace, runs: dict[str, dict]) -> dict:
     encoder_inputs = [{"input_ids": b["input_ids"], "attention_mask": b["attention_mask"]} for b in heldout[:4]]
     timed = {"teacher": models["teacher"].bert, "student": models["student"].distilbert}
     times = interleaved_times(timed, encoder_inputs, rounds=3)
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     results: dict = {}
     for name, model in models.items():
         scores = evaluate_mlm(model, heldout)
         results[name] = {"mlm_acc": scores["mlm_acc"], "mlm_loss": scores["mlm_loss"],
                          "layers": model.config.num_hidden_layers if name == "teacher" else model.config.n_layers,
-                         "parameters": count(model), "steps": runs[name]["steps"],
+                         "parameters": model.num_parameters(), "steps": runs[name]["steps"],
                          "train_minutes": round(runs[name]["minutes"], 2)}
     for name in timed:
         results[name]["encoder_ms_per_batch"] = 1e3 * times[name]["median_s"]

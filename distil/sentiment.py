@@ -113,7 +113,7 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
         cost = train_model(teacher, budget.teacher_steps, budget.teacher_lr, "teacher")
     results["teacher"] = {**score(teacher), **cost,
                           "layers": teacher.config.num_hidden_layers,
-                          "parameters": sum(p.numel() for p in teacher.parameters())}
+                          "parameters": teacher.num_parameters()}
     log(f"  teacher dev accuracy {results['teacher']['accuracy']:.4f}")
     teacher.eval()
 
@@ -124,14 +124,14 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
                        step=DistillationStep(teacher, distiller))
     results["student_distilled"] = {**score(student), **cost,
                                     "layers": student.config.n_layers, "teacher_layers": student.teacher_layers,
-                                    "parameters": sum(p.numel() for p in student.parameters())}
+                                    "parameters": student.num_parameters()}
     log(f"  distilled student dev accuracy {results['student_distilled']['accuracy']:.4f}")
 
     log(f"[3/3] the same student on the hard labels alone ({budget.student_steps} steps)")
     hard = student_from_teacher(teacher)
     cost = train_model(hard, budget.student_steps, budget.student_lr, "hard-label student")
     results["student_hard"] = {**score(hard), **cost, "layers": hard.config.n_layers,
-                               "parameters": sum(p.numel() for p in hard.parameters())}
+                               "parameters": hard.num_parameters()}
     log(f"  hard-label student dev accuracy {results['student_hard']['accuracy']:.4f}")
 
     timing_batches = [{k: v.to(device) for k, v in

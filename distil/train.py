@@ -179,8 +179,8 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
                                 else evaluate_classifier(teacher, dev, ctx.device))
             stats.update(teacher_layers=teacher.config.num_hidden_layers, student_layers=student.config.n_layers,
                          copied_layers=getattr(student, "teacher_layers", None),
-                         teacher_parameters=sum(p.numel() for p in teacher.parameters()),
-                         student_parameters=sum(p.numel() for p in student.parameters()), processes=ctx.world_size)
+                         teacher_parameters=teacher.num_parameters(),
+                         student_parameters=student.num_parameters(), processes=ctx.world_size)
             write_run(args.out, new=True, args=vars(args), data=stats, teacher_eval=teacher_eval)
             if not args.no_progress:
                 print(f"distil.train: {json.dumps(stats)}; teacher: {json.dumps(teacher_eval)}", file=sys.stderr)

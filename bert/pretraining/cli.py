@@ -197,7 +197,7 @@ def pretrain(argv: list[str] | None = None) -> dict[str, Any]:
             stats = {"corpus": corpus_stats(documents), "train_documents": len(train_docs),
                      "heldout_documents": len(heldout_docs), "train_examples_epoch0": train.num_examples(0),
                      "heldout_examples": n_eval, "vocab_size": len(tokenizer.get_vocab()),
-                     "parameters": sum(p.numel() for p in model.parameters()), "processes": ctx.world_size}
+                     "parameters": model.num_parameters(), "processes": ctx.world_size}
             write_run(args.out, new=True, args=vars(args), data=stats)
             if not args.no_progress:
                 print(f"bert.pretrain: {json.dumps(stats)}", file=sys.stderr)
