@@ -1,15 +1,17 @@
 """Distillation on SST-2: a fine-tuned MiniLM-L6 teacher, its half-depth DistilBERT student (distilled, and trained
 on the hard labels alone), their dev accuracy and inference time per batch.
 
-    python -m benchmarks --only distil            # full budget: 5000 teacher steps, 3000 steps per student
+    python -m benchmarks --only distil            # full budget: 4000 teacher steps, 2000 steps per student
     python -m benchmarks --only distil --quick    # smoke run: 60 / 60 steps on 4,000 sentences (floors not expected)
 
 The experiment itself is `distil/sentiment.py` (`run_sst2`); this module picks the budget and writes the section.
-Floors (issue 6): teacher dev accuracy ≥ 88%; distilled student ≥ 95% of the teacher's accuracy; student inference
-time ≤ 0.55× the teacher's. Goals (issue 16): teacher ≥ 90% within 30 minutes of a quiet 2-core CPU, student ≥ 97%
-of the teacher (the DistilBERT paper's share). The budget is in steps, not minutes (a run gives the same numbers on a
-busy machine): 1600 teacher steps (0.76 epoch) gave 88.19% in 443 s on a quiet machine (0.28 s per step), so 5000
-steps (2.4 epochs, the usual 2–3 of BERT's recipe) take about 23 minutes there.
+Floors (issue 16, `run_sst2`'s "floors"): teacher dev accuracy ≥ 90% within 30 minutes of training; distilled
+student ≥ 97% of the teacher's accuracy (the DistilBERT paper's share); student inference time ≤ 0.55× the
+teacher's. The budget is in steps, not minutes (a run gives the same numbers on a
+busy machine): 1600 teacher steps (0.76 epoch) gave 88.19% in 443 s on a quiet AMD EPYC machine (0.28 s per step);
+on the Intel Xeon machine of later sessions a step takes about 0.37 s, so 4000 steps (1.9 epochs, within BERT's
+recipe of 2–4) take about 25 minutes — inside the 30 of the floor with a margin for a busier machine. The students
+need fewer steps (1600 kept 99% of the teacher earlier): 2000 each.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from tokenization.files import write_json
 
 from .report import DOCS, command, doc_path, machine, write_section
 
-FULL = Budget(teacher_steps=5000, student_steps=3000)
+FULL = Budget(teacher_steps=4000, student_steps=2000)
 QUICK = Budget(teacher_steps=60, student_steps=60, train_limit=4000, timing_batches=4, timing_rounds=2)
 
 
@@ -33,7 +35,6 @@ TITLE = "### Distillation on SST-2: teacher vs half-depth student"
 def section(r: dict, how: str) -> list[str]:
     """The docs section for the results `r` of `run_sst2`; `how` says what ran where."""
     b, s = r["budget"], r["student_distilled"]
-    goals = goals_met(r)
     teacher_dir = r["teacher_dir"]                              # a package name or a relative path (model_name)
     return [TITLE, "", how,
             f"Teacher: our `BertForSequenceClassification` from `{teacher_dir}` "
@@ -46,15 +47,8 @@ def section(r: dict, how: str) -> list[str]:
             "hard-label student: same initialisation, batches and steps, cross-entropy on the labels only. Dev: SST-2 "
             "dev.tsv.",
             "", markdown(r), "",
-            "Goals (issue 16): " + ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in goals.items()) + ".", "",
             "Parameters: the word-embedding table is in both models, so halving the layers removes less than half of "
             "the parameters but about half of the compute per token."]
-
-
-def goals_met(r: dict) -> dict[str, bool]:
-    """Issue 16's goals on the results of `run_sst2`: teacher ≥ 90% dev accuracy, student ≥ 97% of the teacher."""
-    t, s = r["teacher"]["accuracy"], r["student_distilled"]["accuracy"]
-    return {"teacher_accuracy>=0.90": t >= 0.90, "student/teacher>=0.97": s >= 0.97 * t}
 
 
 def run(device: str, data: str | None, quick: bool) -> None:
@@ -66,7 +60,6 @@ def run(device: str, data: str | None, quick: bool) -> None:
         return
     budget = QUICK if quick else FULL
     r = run_sst2(data, budget, device=device, log=lambda s: print(s, flush=True))
-    r["goals"] = goals_met(r)
     raw = doc_path("distil_sst2.json", quick)                  # the raw results first: a report bug loses nothing
     os.makedirs(DOCS, exist_ok=True)
     write_json(raw, r)

@@ -62,4 +62,8 @@ def write_section(name: str, body: str, device: str = "cpu", doc: str | None = N
 
 
 def command() -> str:
-    return "python -m " + " ".join(["benchmarks" if a.endswith("__main__.py") else a for a in sys.argv])
+    """The command line that ran, as a user types it: `python -m benchmarks …` or `python -m benchmarks.NAME …`."""
+    first = sys.argv[0]
+    module = "benchmarks" if first.endswith("__main__.py") else (
+        f"benchmarks.{os.path.basename(first)[:-3]}" if first.endswith(".py") else first)
+    return "python -m " + " ".join([module, *sys.argv[1:]])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from typing import Any
@@ -36,7 +37,7 @@ from .masking import MaskingSpec
 DEFAULT_STEPS = 2000
 # settings that decide the data, the model or the batches: a resumed run must keep them
 RESUME_KEYS = ("preset", "config", "corpus", "corpus_format", "vocab", "vocab_size", "seq_len", "seed",
-               "short_seq_prob", "mask_prob", "max_predictions", "whole_word_mask", "static_masking",
+               "short_seq_prob", "mask_prob", "eval_mask_prob", "max_predictions", "whole_word_mask", "static_masking",
                "heldout_fraction", "eval_examples", "dropout", "group_by_length")
 
 
@@ -62,9 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--vocab-size", type=number(int, 8), default=8192, help="size of a trained vocabulary (default 8192)")
     g.add_argument("--seq-len", type=number(int, 8), default=128, help="longest example in tokens, [CLS]/[SEP] included (128)")
     g.add_argument("--short-seq-prob", type=PROBABILITY, default=0.1, help="chance of a shorter target length (0.1)")
-    g.add_argument("--mask-prob", type=number(float, 0, 1, low_open=True, high_open=True), default=0.15, help="share of tokens to predict (0.15)")
+    g.add_argument("--mask-prob", type=number(float, 0, 1, low_open=True, high_open=True), default=0.15,
+                   help="share of tokens to predict in training (0.15; the held-out evaluation uses --eval-mask-prob)")
+    g.add_argument("--eval-mask-prob", type=number(float, 0, 1, low_open=True, high_open=True), default=0.15,
+                   help="share of tokens masked in the held-out evaluation (0.15, BERT's: accuracies stay comparable "
+                        "when training masks more)")
     g.add_argument("--max-predictions", type=POSITIVE_INT, default=None,
-                   help="most predicted tokens per example (default: ceil(0.15 × seq-len))")
+                   help="most predicted tokens per training example (default: ceil(mask-prob × seq-len))")
     g.add_argument("--whole-word-mask", action="store_true", help="mask a word's '##' pieces together")
     g.add_argument("--static-masking", action="store_true",
                    help="one set of pairs and masks for every epoch (default: fresh ones each epoch)")
@@ -94,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0, help="seed of the model's init, the examples, masks and order")
     add_output_options(ap, "output folder (model, vocab, metrics.jsonl, metrics.png, run.json, checkpoints/)")
     return ap
+
+
+def max_predictions(mask_prob: float, seq_len: int) -> int:
+    """The default cap on predictions per example: ceil(mask_prob × seq_len) (google's max_predictions_per_seq is
+    20 for 15% of 128), so the cap never lowers the masking rate of a full-length example."""
+    return max(1, math.ceil(round(mask_prob * seq_len, 6)))
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -172,12 +183,16 @@ def pretrain(argv: list[str] | None = None) -> dict[str, Any]:
         train_docs, heldout_docs = split_heldout(documents, args.heldout_fraction)
         tokenizer = load_tokenizer(args, train_docs, ctx)
         spec = MaskingSpec.from_tokenizer(tokenizer, mask_prob=args.mask_prob, whole_word=args.whole_word_mask,
-                                          max_predictions=args.max_predictions or -(-args.seq_len * 15 // 100))
+                                          max_predictions=args.max_predictions or max_predictions(args.mask_prob,
+                                                                                                  args.seq_len))
+        eval_spec = MaskingSpec.from_tokenizer(tokenizer, mask_prob=args.eval_mask_prob,
+                                               whole_word=args.whole_word_mask,
+                                               max_predictions=max_predictions(args.eval_mask_prob, args.seq_len))
         ids = dict(pad_id=tokenizer.pad_token_id, cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id)
         train = PretrainingData(tokenize_documents(train_docs, tokenizer), spec, seq_len=args.seq_len,
                                 seed=args.seed, short_seq_prob=args.short_seq_prob, dynamic=not args.static_masking,
                                 **ids)
-        heldout = PretrainingData(tokenize_documents(heldout_docs, tokenizer), spec, seq_len=args.seq_len, seed=0,
+        heldout = PretrainingData(tokenize_documents(heldout_docs, tokenizer), eval_spec, seq_len=args.seq_len, seed=0,
                                   short_seq_prob=args.short_seq_prob, dynamic=True, **ids)
         eval_batches = heldout_batches(heldout, args.eval_examples)
         n_eval = sum(len(b["input_ids"]) for b in eval_batches)

@@ -80,3 +80,25 @@ def test_python_dash_m_entry_point_prints_help():
     run = subprocess.run([sys.executable, "-m", "bert.pretrain", "--help"], cwd=REPO, capture_output=True,
                          text=True, timeout=120)
     assert run.returncode == 0 and "--corpus" in run.stdout and "MLM + NSP" in run.stdout
+
+
+def test_default_prediction_cap_follows_the_masking_rate():
+    from bert.pretraining.cli import max_predictions
+    assert max_predictions(0.15, 128) == 20          # google's max_predictions_per_seq for 15% of 128 (19.2 → 20)
+    assert max_predictions(0.15, 512) == 77          # 76.8 → 77
+    assert max_predictions(0.4, 128) == 52           # 51.2 → 52: the cap no longer holds a 40% rate down to 15%
+    assert max_predictions(0.25, 32) == 8            # exactly 8.0 stays 8 (no float round-up)
+
+
+@pytest.mark.slow
+def test_training_mask_rate_leaves_the_heldout_evaluation_at_15_percent(tmp_path):
+    """--mask-prob changes what training predicts; the held-out set keeps --eval-mask-prob (15%), so accuracies of
+    runs with different training rates are measured on the same masked tokens."""
+    base = SHORT[:SHORT.index("--eval-every")] + ["--save-every", "0", "--max-steps", "1", "--eval-every", "1",
+                                                  "--no-progress"]
+    first = pretrain(base + ["--out", str(tmp_path / "a")])
+    more = pretrain(base + ["--mask-prob", "0.4", "--vocab", str(tmp_path / "a"), "--out", str(tmp_path / "b")])
+    e0 = [read_metrics(str(tmp_path / d / "metrics.jsonl"), "eval")[0] for d in ("a", "b")]
+    assert e0[0]["step"] == e0[1]["step"] == 0
+    assert e0[0]["masked"] == e0[1]["masked"] and e0[0]["mlm_loss"] == pytest.approx(e0[1]["mlm_loss"], abs=1e-6)
+    assert first["step"] == more["step"] == 1
