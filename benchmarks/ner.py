@@ -7,7 +7,7 @@ DistilBERT student distilled from it, their entity-level F1 on dev and test, and
 1. teacher = `BertForTokenClassification` from all-MiniLM-L6-v2 (6 layers, width 384, *uncased*: "Bush" and "bush"
    are one token, which costs on names), fine-tuned on train.txt with its own loss (first piece of each word
    labelled, `bert.ner.align_labels`);
-2. student = the teacher's layers [0, 3, 5] (`student_from_teacher` on the encoder) with the teacher's classifier
+2. student = the teacher's layers [0, 3, 5] (`student_from_teacher` on the token classifier) with the teacher's classifier
    on top: a 3-layer `DistilBertForTokenClassification`, distilled on the same batches (`DistillationStep`: soft
    targets at temperature T on every non-pad piece, the true labels on the labelled pieces, cosine of hidden states);
 3. dev and test precision / recall / F1 (`bert.ner.entity_scores`, the CoNLL definition), and inference time on dev
@@ -31,7 +31,7 @@ from bert.finetune import fine_tune
 from bert.ner import TokenClassificationData, entity_scores, label_list, predict_tags, read_conll
 from bert.timing import interleaved_times
 from bert.training import TrainingArguments, pad_batch
-from distil import DistilBertForTokenClassification, student_from_teacher
+from distil import student_from_teacher
 from distil.distiller import Distiller
 from distil.sentiment import default_teacher_dir, model_name
 from distil.tasks import DistillationStep
@@ -66,18 +66,6 @@ class NerBudget:
 FULL = NerBudget()
 QUICK = NerBudget(teacher_steps=40, student_steps=40, train_limit=1000, eval_limit=300, timing_batches=3,
                   timing_rounds=2)
-
-
-def token_student(teacher: BertForTokenClassification,
-                  layers: list[int] | None = None) -> DistilBertForTokenClassification:
-    """A DistilBertForTokenClassification from a BERT token classifier: `student_from_teacher` on its encoder (half
-    the layers, segment-0 embedding folded into the positions), and the teacher's classifier (same width) copied."""
-    base = student_from_teacher(teacher.bert, layers)
-    student = DistilBertForTokenClassification(base.config).to(next(teacher.parameters()).device)
-    student.distilbert.load_state_dict(base.state_dict())
-    student.classifier.load_state_dict(teacher.classifier.state_dict())
-    student.teacher_layers = base.teacher_layers
-    return student.train()
 
 
 def run_conll(data_dir: str, budget: NerBudget = FULL, device: str = "cpu", log: Callable[[str], None] = print,
@@ -122,7 +110,7 @@ def run_conll(data_dir: str, budget: NerBudget = FULL, device: str = "cpu", log:
     teacher.eval()
 
     log(f"[2/2] distilling a half-depth student ({budget.student_steps} steps)")
-    student = token_student(teacher)
+    student = student_from_teacher(teacher)          # layers [0, 3, 5] and the classifier, as for SST-2
     distiller = Distiller(budget.alpha_ce, budget.alpha_mlm, budget.alpha_cos, budget.temperature)
     cost = train_model(student, budget.student_steps, budget.student_lr, "distilled student",
                        step=DistillationStep(teacher, distiller))

@@ -50,14 +50,15 @@ def test_distilbert_directory_fine_tunes_for_ner(tmp_path):
     assert isinstance(load_any_classifier(str(d / "out"), None, "ner"), DistilBertForTokenClassification)
 
 
-def test_token_student_with_every_layer_is_the_teacher_and_distils(tmp_path):
-    """benchmarks/ner.py's student: the encoder through student_from_teacher, the classifier copied. With all the
+def test_token_student_from_teacher_with_every_layer_is_the_teacher_and_distils(tmp_path):
+    """benchmarks/ner.py's student, `student_from_teacher` on a token classifier: the encoder's layers, the classifier
+    copied. With all the
     teacher's layers it computes the teacher's token logits (single-segment input); the distillation step runs on
     (B, T, K) logits and its soft-target and cosine parts are then 0."""
     import torch
 
-    from benchmarks.ner import token_student
     from bert import BertForTokenClassification
+    from distil import student_from_teacher as token_student
     from distil.distiller import Distiller
     from distil.tasks import DistillationStep
     from tests.bert.test_ner import tiny_ner
