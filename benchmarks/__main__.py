@@ -15,7 +15,7 @@ import os
 import torch
 
 # modules of this package, run in this order
-BENCHES = ["attention", "model", "tokenizer", "pretraining", "distil", "ner", "step", "padding"]
+BENCHES = ["attention", "model", "tokenizer", "pretraining", "distil", "ner", "step", "optimizer", "padding"]
 
 
 def main(argv: list[str] | None = None) -> None:

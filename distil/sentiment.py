@@ -43,6 +43,7 @@ class Budget:
     student_steps: int = 1600          # steps of each student (distilled, and hard labels only)
     batch_size: int = 32
     teacher_lr: float = 1e-4
+    teacher_eval_every: int = 0        # > 0: the teacher's dev accuracy every N steps too (results["teacher_curve"])
     student_lr: float = 1e-4
     alpha_ce: float = 5.0              # Distiller weights (the published recipe's defaults) and temperature
     alpha_mlm: float = 2.0             # (here: the weight of the task's true labels)
@@ -89,15 +90,26 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
                                budget.max_length)
     dev = ClassificationData(read_tsv(os.path.join(sst2, "dev.tsv")), tok, budget.max_length)
 
-    def train_model(model, steps: int, lr: float, name: str, step=None) -> dict:  # the same batches every run
-        args = TrainingArguments(out=None, max_steps=steps, lr=lr, warmup=0.1, weight_decay=0.01, seed=budget.seed,
-                                 eval_every=0, log_every=50, progress=budget.progress, desc=f"SST-2 {name}")
-        wall, cpu = time.perf_counter(), time.process_time()
-        fine_tune(model, train, args, budget.batch_size, **({"step": step} if step else {}), device=device)
-        return {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu}
-
     def score(model) -> dict:
         return evaluate_classifier(model, dev, device)
+
+    def train_model(model, steps: int, lr: float, name: str, step=None, eval_every: int = 0) -> dict:
+        """Train on the same batches every run; with eval_every, also score dev at step 0, every eval_every steps
+        and at the end (eval mode draws no random numbers, so the training itself is unchanged)."""
+        curve: list[dict] = []
+
+        def evaluate(m) -> dict:
+            scores = score(m)
+            curve.append({"step": min(len(curve) * eval_every, steps), **scores})
+            return scores
+
+        args = TrainingArguments(out=None, max_steps=steps, lr=lr, warmup=0.1, weight_decay=0.01, seed=budget.seed,
+                                 eval_every=eval_every, log_every=50, progress=budget.progress, desc=f"SST-2 {name}")
+        wall, cpu = time.perf_counter(), time.process_time()
+        fine_tune(model, train, args, budget.batch_size, **({"step": step} if step else {}),
+                  evaluate=evaluate if eval_every else None, device=device)
+        return {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu,
+                **({"curve": curve} if eval_every else {})}
 
     results: dict = {"budget": asdict(budget), "teacher_dir": model_name(model_dir),
                      "train_sentences": train.num_examples(0)}
@@ -110,7 +122,10 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
     else:
         log(f"[1/3] fine-tuning the teacher ({budget.teacher_steps} steps)")
         teacher = BertForSequenceClassification.from_pretrained(model_dir, num_labels=2).to(device)
-        cost = train_model(teacher, budget.teacher_steps, budget.teacher_lr, "teacher")
+        cost = train_model(teacher, budget.teacher_steps, budget.teacher_lr, "teacher",
+                           eval_every=budget.teacher_eval_every)
+        if "curve" in cost:
+            results["teacher_curve"] = [{"step": c["step"], "accuracy": c["accuracy"]} for c in cost.pop("curve")]
     results["teacher"] = {**score(teacher), **cost,
                           "layers": teacher.config.num_hidden_layers,
                           "parameters": teacher.num_parameters()}

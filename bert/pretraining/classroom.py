@@ -4,12 +4,12 @@
 small BERT that has actually learned something: pre-trained with MLM + NSP by `python -m bert.pretrain` (the same
 pipeline as everywhere else: corpus → WordPiece vocabulary → `[CLS] A [SEP] B [SEP]` examples → 80/10/10 masks →
 the one training loop) on the embedded corpus (the standard library's docstrings), for a FIXED number of steps with
-fixed seeds — about a minute and a half on 2 CPU cores, once. That buys about 22% held-out MLM accuracy (at 15%
+fixed seeds — a little over a minute on 2 CPU cores, once. That buys about 22% held-out MLM accuracy (at 15%
 masking): guesses that depend on the sentence ("none", "value", "true" for "If the argument is [MASK], …"), still
 with low probabilities (docs/benchmarks.md's 10-minute run reaches 34%). The result is a `from_pretrained` folder
 kept in a cache:
 
-    model, tokenizer, info = small_model()          # trains on the first call (~1.5 min), loads afterwards (~0.1 s)
+    model, tokenizer, info = small_model()          # trains on the first call (~70 s), loads afterwards (~0.1 s)
     info["path"]                                     # the folder: BertForMaskedLM.from_pretrained(info["path"]) too
 
 Where the cache is: `cache_dir`, else $BERT_CLASSROOM_DIR, else `<repository>/runs/classroom` when the package runs
@@ -40,7 +40,7 @@ from typing import Any
 from tokenization.files import atomic_folder, read_json, write_json
 
 VERSION = 3  # bump when the meaning of RECIPE changes (a cached model of an older version is rebuilt)
-# The recipe: as many tokens as about a minute and a half on 2 cores allows (≈ 2.4 M, 2,500 steps of 32 examples).
+# The recipe: as many tokens as about a minute on 2 cores allows (≈ 2.4 M, 2,500 steps of 32 examples).
 # Measured on a busy machine (1 thread, process time, same step count): width 128 with 2 layers (the "tiny" preset)
 # and 64-token examples reached 13.7% held-out MLM accuracy in 1,200 steps of 16 and had not started to use the
 # context at all (the same five guesses for every [MASK]); width 64 with 32-token examples (2,500 steps of 32)
@@ -50,8 +50,9 @@ VERSION = 3  # bump when the meaning of RECIPE changes (a cached model of an old
 # function is [MASK] by the module" (2,000 steps: 19.6%, fewer sensible guesses; width 128 for 1,500 steps: 20.8% in
 # the same time; batches of 64 cost as much per token). A small vocabulary (a smaller decoder, an easier task), no
 # dropout and a high learning rate (a short run under-fits; it does not over-fit; 3e-3 at width 128 stalled at 5.8%).
-# The price: about 72 s for the first build on that machine (a step costs ~32 ms: a fifth of it is Python building
-# the masked batches), once per cache folder.
+# The price: about 71 s for the first build on the 2-core Intel Xeon machine, once per cache folder (goal: 60 s). A
+# step costs ~26 ms: forward + backward + the fused AdamW of this small model take ~24 ms (many small operations:
+# torch.profiler shows no single one dominating), the masked batches ~2 ms; fewer steps guess worse (above).
 RECIPE: dict[str, Any] = {
     "corpus": "stdlib", "vocab_size": 4096, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
     "intermediate_size": 256, "max_position_embeddings": 128, "seq_len": 32, "batch_size": 32, "max_steps": 2500,

@@ -16,6 +16,12 @@ where s is the number of optimizer steps already taken, N the planned steps and 
 numbers as transformers' `get_linear_schedule_with_warmup` (a test compares them). For a run bounded by time
 rather than steps the same shape is used with s/N replaced by elapsed/budget (`progress_factor`).
 Article 000 §5 uses AdamW from transformers, which no longer has it (erratum 9): this is `torch.optim.AdamW`.
+
+It runs fused (`fused=True`: one kernel per step over all parameters) on CPU and CUDA. The update is the same
+formula; only the order of the floating-point operations differs (a test compares it with Algorithm 2 written out).
+transformers' Trainer takes torch's default, which on the CPU is a loop over the tensors with several passes over
+memory each: clip + AdamW + zero for all-MiniLM-L6-v2's 22.7M parameters cost 99 ms on 2 cores against 44 ms fused
+(`python -m benchmarks --only optimizer`), and an SST-2 fine-tuning step of that model went from 0.36 s to 0.24 s.
 """
 
 from __future__ import annotations
@@ -42,14 +48,27 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
 
 
+FUSED_DEVICES = ("cpu", "cuda")   # where torch has a fused AdamW kernel for floating-point parameters
+
+
+def can_fuse(model: nn.Module) -> bool:
+    """True when every trainable parameter is a floating-point tensor on a device with a fused AdamW kernel."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return bool(params) and all(p.is_floating_point() and p.device.type in FUSED_DEVICES for p in params)
+
+
 def build_optimizer(model: nn.Module, lr: float, weight_decay: float = 0.01, betas: tuple[float, float] = (0.9, 0.999),
-                    eps: float = 1e-6) -> AdamW:
-    """AdamW over `parameter_groups` (BERT's β and ε: google's optimizer uses ε = 1e-6)."""
+                    eps: float = 1e-6, fused: bool | None = None) -> AdamW:
+    """AdamW over `parameter_groups` (BERT's β and ε: google's optimizer uses ε = 1e-6).
+
+    `fused`: None (default) fuses where `can_fuse(model)` (module docstring); False keeps torch's per-tensor loop."""
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr!r}")
     if weight_decay < 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-    return AdamW(parameter_groups(model, weight_decay), lr=lr, betas=betas, eps=eps)
+    if fused is None:
+        fused = can_fuse(model)
+    return AdamW(parameter_groups(model, weight_decay), lr=lr, betas=betas, eps=eps, fused=fused or None)
 
 
 def warmup_steps(total_steps: int, warmup: float) -> int:

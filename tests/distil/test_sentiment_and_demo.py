@@ -22,8 +22,11 @@ def test_sst2_experiment_runs_and_reports(tmp_path):
     shutil.copy(d / "train.tsv", d / "data" / "sst2" / "train.tsv")
     shutil.copy(d / "dev.tsv", d / "data" / "sst2" / "dev.tsv")
     budget = Budget(teacher_steps=100, student_steps=10, batch_size=16, teacher_lr=3e-3, student_lr=3e-3,
-                    timing_batches=2, timing_rounds=1)
+                    timing_batches=2, timing_rounds=1, teacher_eval_every=40)
     r = run_sst2(str(d / "data"), budget, model_dir=str(d / "model"), log=lambda s: None)
+    # the teacher's dev curve: step 0 (the new classifier: a guess), every 40 steps, and the end = its final score
+    assert [c["step"] for c in r["teacher_curve"]] == [0, 40, 80, 100]
+    assert r["teacher_curve"][-1]["accuracy"] == r["teacher"]["accuracy"] and "curve" not in r["teacher"]
     assert r["teacher"]["layers"] == 2 and r["student_distilled"]["layers"] == 1
     assert r["student_distilled"]["teacher_layers"] == [0]
     assert r["student_hard"]["parameters"] == r["student_distilled"]["parameters"] < r["teacher"]["parameters"]

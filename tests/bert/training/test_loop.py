@@ -24,7 +24,7 @@ class Stop(Exception):
     """Raised by a callback to simulate a run killed right after a checkpoint."""
 
 
-def _bert_trainer(out, max_steps=8, model_seed=0, callbacks=None):
+def _bert_trainer(out, max_steps=8, model_seed=0, callbacks=None, eval_every=3, scored=True):
     data = PretrainingData(random_token_documents(60), small_vocab_spec(), pad_id=PAD, cls_id=CLS, sep_id=SEP,
                            seq_len=24, seed=3)
     held = PretrainingData(random_token_documents(10, seed=9), small_vocab_spec(), pad_id=PAD, cls_id=CLS,
@@ -33,10 +33,10 @@ def _bert_trainer(out, max_steps=8, model_seed=0, callbacks=None):
     torch.manual_seed(model_seed)
     model = BertForPreTraining(tiny_bert_config(hidden_dropout_prob=0.2))           # dropout on: RNG state matters
     model.masked_only = True
-    args = TrainingArguments(out=str(out), max_steps=max_steps, lr=3e-3, warmup=0.25, log_every=1, eval_every=3,
-                             save_every=4, progress=False, seed=11)
+    args = TrainingArguments(out=str(out), max_steps=max_steps, lr=3e-3, warmup=0.25, log_every=1,
+                             eval_every=eval_every, save_every=4, progress=False, seed=11)
     return Trainer(model, ShardedBatches(data, batch_size=5, accumulation=2, seed=3, group_by_length=2), args,
-                   evaluate=lambda m: evaluate_mlm(m, eval_batches), callbacks=callbacks)
+                   evaluate=(lambda m: evaluate_mlm(m, eval_batches)) if scored else None, callbacks=callbacks)
 
 
 @pytest.mark.slow
@@ -176,3 +176,15 @@ def test_without_an_out_folder_nothing_is_written(tmp_path, monkeypatch):
     args = TrainingArguments(out=None, max_steps=3, lr=1e-2, progress=False)
     summary = Trainer(Toy(), ShardedBatches(ToyData(), batch_size=4), args).train()
     assert summary["step"] == 3 and summary["checkpoint"] is None and list(tmp_path.iterdir()) == []
+
+
+def test_evaluating_during_training_does_not_change_the_training(tmp_path):
+    """Evaluation runs in eval mode (no dropout, no random numbers drawn), so a run scored every step ends with
+    exactly the weights of the same run scored never: the curve of a benchmark costs time, not results."""
+    scored = _bert_trainer(tmp_path / "a", max_steps=5, eval_every=1)
+    scored.train()
+    plain = _bert_trainer(tmp_path / "b", max_steps=5, eval_every=0, scored=False)
+    plain.train()
+    assert scored.last_eval and not plain.last_eval
+    for (name, p), q in zip(scored.model.state_dict().items(), plain.model.state_dict().values()):
+        assert torch.equal(p, q), name

@@ -60,3 +60,40 @@ def test_adamw_decay_is_decoupled_and_skips_biases():
     assert torch.allclose(lin.weight, w * (1 - 0.1 * 0.5)) and torch.equal(lin.bias, b)
     with pytest.raises(ValueError, match="lr must be > 0"):
         build_optimizer(lin, lr=0.0)
+
+
+def adamw_by_hand(w, grads, lr, wd, betas=(0.9, 0.999), eps=1e-6):
+    """Loshchilov & Hutter 2019, Algorithm 2 (as torch writes it: decay first, bias-corrected moments), float64."""
+    m, v = torch.zeros_like(w), torch.zeros_like(w)
+    for t, g in enumerate(grads, start=1):
+        w = w * (1 - lr * wd)
+        m = betas[0] * m + (1 - betas[0]) * g
+        v = betas[1] * v + (1 - betas[1]) * g * g
+        m_hat, v_hat = m / (1 - betas[0] ** t), v / (1 - betas[1] ** t)
+        w = w - lr * m_hat / (v_hat.sqrt() + eps)
+    return w
+
+
+@pytest.mark.parametrize("fused", [None, False, True])
+def test_adamw_steps_follow_algorithm_2_fused_or_not(fused):
+    """Five steps with random gradients: the weights equal Algorithm 2 written out above, with or without the
+    fused kernel (None: the default, fused on the CPU); the bias (no decay) too, with wd = 0."""
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(4, 3).double()
+    w0, b0 = lin.weight.detach().clone(), lin.bias.detach().clone()
+    opt = build_optimizer(lin, lr=0.01, weight_decay=0.1, fused=fused)
+    assert bool(opt.param_groups[0]["fused"]) == (fused is not False)
+    gw, gb = [torch.randn_like(w0) for _ in range(5)], [torch.randn_like(b0) for _ in range(5)]
+    for g1, g2 in zip(gw, gb):
+        lin.weight.grad, lin.bias.grad = g1.clone(), g2.clone()
+        opt.step()
+    torch.testing.assert_close(lin.weight.detach(), adamw_by_hand(w0, gw, 0.01, 0.1), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(lin.bias.detach(), adamw_by_hand(b0, gb, 0.01, 0.0), rtol=1e-12, atol=1e-12)
+
+
+def test_fused_only_where_torch_has_the_kernel():
+    from bert.training.schedule import can_fuse
+    assert can_fuse(torch.nn.Linear(2, 2))
+    frozen = torch.nn.Linear(2, 2).requires_grad_(False)
+    assert not can_fuse(frozen)                                   # nothing to train: AdamW's own error, unchanged
+    assert not can_fuse(torch.nn.Linear(2, 2, device="meta"))
