@@ -9,7 +9,7 @@ masking): guesses that depend on the sentence ("none", "value", "true" for "If t
 with low probabilities (docs/benchmarks.md's 10-minute run reaches 34%). The result is a `from_pretrained` folder
 kept in a cache:
 
-    model, tokenizer, info = small_model()          # trains on the first call (~70 s), loads afterwards (~0.1 s)
+    model, tokenizer, info = small_model()          # trains on the first call (~65 s), loads afterwards (~0.1 s)
     info["path"]                                     # the folder: BertForMaskedLM.from_pretrained(info["path"]) too
 
 Where the cache is: `cache_dir`, else $BERT_CLASSROOM_DIR, else `<repository>/runs/classroom` when the package runs
@@ -50,9 +50,10 @@ VERSION = 3  # bump when the meaning of RECIPE changes (a cached model of an old
 # function is [MASK] by the module" (2,000 steps: 19.6%, fewer sensible guesses; width 128 for 1,500 steps: 20.8% in
 # the same time; batches of 64 cost as much per token). A small vocabulary (a smaller decoder, an easier task), no
 # dropout and a high learning rate (a short run under-fits; it does not over-fit; 3e-3 at width 128 stalled at 5.8%).
-# The price: about 71 s for the first build on the 2-core Intel Xeon machine, once per cache folder (goal: 60 s). A
-# step costs ~26 ms: forward + backward + the fused AdamW of this small model take ~24 ms (many small operations:
-# torch.profiler shows no single one dominating), the masked batches ~2 ms; fewer steps guess worse (above).
+# The price: about 64 s for the first build on the 2-core Intel Xeon machine (63.7 s and 63.8 s on a quiet machine,
+# 71 s once), once per cache folder (goal: 60 s). Timed apart: forward + backward + the fused AdamW of this small
+# model on a batch of 32 × 32 tokens, 23.8 ms (many small operations: torch.profiler shows none dominating); the
+# masked batches, 2.1 ms a step; setup, evaluations and the plot, ~5 s. Fewer steps guess worse (above).
 RECIPE: dict[str, Any] = {
     "corpus": "stdlib", "vocab_size": 4096, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
     "intermediate_size": 256, "max_position_embeddings": 128, "seq_len": 32, "batch_size": 32, "max_steps": 2500,
