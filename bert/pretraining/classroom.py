@@ -6,7 +6,7 @@ pipeline as everywhere else: corpus → WordPiece vocabulary → `[CLS] A [SEP] 
 the one training loop) on the embedded corpus (the standard library's docstrings), for a FIXED number of steps with
 fixed seeds — a little over a minute on 2 CPU cores, once. That buys about 22% held-out MLM accuracy (at 15%
 masking): guesses that depend on the sentence ("none", "value", "true" for "If the argument is [MASK], …"), still
-with low probabilities (docs/benchmarks.md's 10-minute run reaches 34%). The result is a `from_pretrained` folder
+with low probabilities (docs/benchmarks.md's 10-minute run reaches 36%). The result is a `from_pretrained` folder
 kept in a cache:
 
     model, tokenizer, info = small_model()          # trains on the first call (~65 s), loads afterwards (~0.1 s)
