@@ -11,7 +11,7 @@ teacher's. The budget is in steps, not minutes (a run gives the same numbers on 
 on the 2-core Intel Xeon machine (docs/benchmarks.md keeps the table): lr 1e-4 for 4,000 steps gave 88.88%, lr 2e-4
 87.39%, lr 5e-5 for 6,000 steps 89.91%, lr 3e-5 for 5,000 steps (2.4 epochs) 90.37% — a lower rate over more
 epochs fits the training phrases less hard. With the fused AdamW (bert/training/schedule.py) a step takes about
-0.25 s, so 5,000 steps take about 21 minutes, inside the 30 of the floor with a margin for a busier machine. The
+0.24 s: the 5,000 steps took 19.7 minutes (evaluations included), inside the 30 of the floor with a margin. The
 teacher is also scored every 1,000 steps (eval mode draws no random numbers: the training is the same), so the
 section shows its curve. The students need fewer steps (1600 kept 99% of the teacher earlier): 2000 each.
 """

@@ -54,13 +54,15 @@ def stepper(model: nn.Module, grads: list[torch.Tensor], fused: bool, foreach: b
 
 def measure(shape: dict, repeats: int) -> dict:
     torch.manual_seed(0)
-    base = BertModel(BertConfig(vocab_size=30522, **shape))
+    base = BertModel(BertConfig(**{"vocab_size": 30522, **shape}))
     grads = [torch.randn_like(p) * 1e-3 for p in base.parameters()]
     models = {name: copy.deepcopy(base) for name in VARIANTS}
     fns = {name: stepper(models[name], grads, **kw) for name, kw in VARIANTS.items()}
     times = interleaved(fns, repeats=repeats, warmup=1)
     ref = list(models[next(iter(VARIANTS))].parameters())
-    diff = {name: max(float((p - q).abs().max()) for p, q in zip(m.parameters(), ref)) for name, m in models.items()}
+    with torch.no_grad():
+        diff = {name: max(float((p - q).abs().max()) for p, q in zip(m.parameters(), ref))
+                for name, m in models.items()}
     return {"parameters": base.num_parameters(), "ms": {k: 1e3 * v for k, v in medians(times).items()},
             "ratio": ratios(times, next(iter(VARIANTS))), "max_diff": diff, "steps": repeats + 1}
 
@@ -74,7 +76,8 @@ def run(device: str, data: str | None, quick: bool) -> None:
              f"`{command()}` on {machine()}. Clip to norm 1 + AdamW step + zero the gradients, on random gradients; "
              "interleaved rounds, medians; × = median per-round ratio to the per-tensor step; max |Δw| = the largest "
              "weight difference from the per-tensor variant after the same steps.", "",
-             "| model | parameters | variant | ms per step | × per tensor | max \\|Δw\\| |", "|---|---:|---|---:|---:|---:|"]
+             "| model | parameters | variant | ms per step | × per tensor | max \\|Δw\\| |",
+             "|---|---:|---|---:|---:|---:|"]
     for model_name, shape in models.items():
         r = measure(shape, repeats=3 if quick else 10)
         for name in VARIANTS:

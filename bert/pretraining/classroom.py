@@ -45,11 +45,12 @@ VERSION = 3  # bump when the meaning of RECIPE changes (a cached model of an old
 # and 64-token examples reached 13.7% held-out MLM accuracy in 1,200 steps of 16 and had not started to use the
 # context at all (the same five guesses for every [MASK]); width 64 with 32-token examples (2,500 steps of 32)
 # reached 16%, still guessing "the", "a" almost everywhere. Training at 40% masking (`mask_prob`; the evaluation
-# stays at 15%) is what makes the guesses depend on the sentence — on the quiet 2-core machine, 2,500 steps: 22.4%
-# held-out MLM accuracy, "none" / "value" / "true" for "If the argument is [MASK], …", "used" / "called" for "This
-# function is [MASK] by the module" (2,000 steps: 19.6%, fewer sensible guesses; width 128 for 1,500 steps: 20.8% in
-# the same time; batches of 64 cost as much per token). A small vocabulary (a smaller decoder, an easier task), no
-# dropout and a high learning rate (a short run under-fits; it does not over-fit; 3e-3 at width 128 stalled at 5.8%).
+# stays at 15%) is what makes the guesses depend on the sentence — on the quiet 2-core machine, 2,500 steps: 22.2%
+# held-out MLM accuracy (22.4% with the per-tensor AdamW of before), "none" / "value" / "true" for "If the argument
+# is [MASK], …", "used" / "called" for "This function is [MASK] by the module" (2,000 steps: 19.6%, fewer
+# sensible guesses; width 128 for 1,500 steps: 20.8% in the same time; batches of 64 cost as much per token). A
+# small vocabulary (a smaller decoder, an easier task), no dropout and a high learning rate (a short run
+# under-fits; it does not over-fit; 3e-3 at width 128 stalled at 5.8%).
 # The price: about 64 s for the first build on the 2-core Intel Xeon machine (63.7 s and 63.8 s on a quiet machine,
 # 71 s once), once per cache folder (goal: 60 s). Timed apart: forward + backward + the fused AdamW of this small
 # model on a batch of 32 × 32 tokens, 23.8 ms (many small operations: torch.profiler shows none dominating); the
