@@ -12,6 +12,9 @@ DistilBERT's student is trained on a linear combination (Sanh et al. 2019, §3 "
   repeated here.
 - `cosine_loss` — L_cos, which aligns the directions of the student's and the teacher's hidden states.
 
+A fourth, for task-specific distillation (not DistilBERT's): `patient_loss`, L_pt of patient knowledge
+distillation (Sun et al. 2019), on the [CLS] states of the intermediate layers.
+
 Articles 000 §2 (核心概念与联系) and 002 §2–§3 (核心概念与联系, 核心算法原理具体操作步骤) name "Teacher–Student"
 training without a formula, and 002 says DistilBERT is small because of "less training data" (erratum 6): it
 was trained on the same corpus as BERT, with exactly these three losses.
@@ -21,6 +24,8 @@ Every loss is a mean over the positions that count, so its size does not depend 
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -99,3 +104,26 @@ def cosine_loss(student_hidden: Tensor, teacher_hidden: Tensor, mask: Tensor | N
         return student_hidden.sum() * 0.0
     cos = F.cosine_similarity(_upcast(s), _upcast(t), dim=-1, eps=1e-8)         # (N,)
     return (1.0 - cos).mean()
+
+
+def patient_loss(student_states: Sequence[Tensor], teacher_states: Sequence[Tensor]) -> Tensor:
+    """L_pt = mean over the M layer pairs j and the N sentences i of ‖ s_ij/‖s_ij‖ − t_ij/‖t_ij‖ ‖²  (= 2 − 2·cos).
+
+    Sun et al. 2019, "Patient Knowledge Distillation for BERT Model Compression", §3.2 (L_PT): the student also
+    learns from the teacher's *intermediate* layers — the [CLS] state after student layer j against the state
+    after the teacher layer that layer j was copied from; the last layer is left out (the soft targets cover it).
+    The paper sums over sentences and layers; this is the mean, so the weight does not depend on the batch size or
+    the depth. For unit vectors ‖â − b̂‖² = 2 − 2·â·b̂: twice a cosine loss, directions only.
+    student_states[j], teacher_states[j]: (N, C), the j-th pair; the teacher's side is detached.
+    """
+    if len(student_states) != len(teacher_states) or not student_states:
+        raise ValueError(f"student_states and teacher_states must be non-empty lists of the same length, got "
+                         f"{len(student_states)} and {len(teacher_states)}")
+    total = None
+    for j, (s, t) in enumerate(zip(student_states, teacher_states)):
+        _check_pair(s, t, (f"student_states[{j}]", f"teacher_states[{j}]"))
+        a = F.normalize(_upcast(s), dim=-1, eps=1e-8)                           # s / ‖s‖
+        b = F.normalize(_upcast(t.detach()), dim=-1, eps=1e-8)                  # t / ‖t‖
+        d = (a - b).pow(2).sum(-1).mean()                                       # mean_i ‖â − b̂‖²
+        total = d if total is None else total + d
+    return total / len(student_states)

@@ -4,7 +4,9 @@
    all-MiniLM-L6-v2 checkpoint: 6 layers, width 384) and fine-tuned on SST-2's train.tsv (`bert.finetune`);
 2. student = `student_from_teacher(teacher)`: half its depth (layers [0, 3, 5] of 6), distilled on the same
    sentences from the teacher's logits (task-specific distillation, `distil.distiller.Distiller`: soft targets at
-   temperature T, the true labels, and the cosine between last hidden states);
+   temperature T, the true labels, and the cosine between last hidden states) — with `Budget.augment_copies`, also
+   on augmented copies of each batch that only the teacher labels (TinyBERT's data augmentation, distil/augment.py),
+   and with `Budget.alpha_pt` on the intermediate layers' [CLS] states (patient distillation, Sun et al. 2019);
 3. the same student (same initialisation, same batches, same steps) trained on the hard labels alone — what
    distillation adds;
 4. parameters, SST-2 dev accuracy / F1 and inference time per batch (interleaved, `bert.timing`).
@@ -32,6 +34,7 @@ from bert.timing import interleaved_times
 from bert.training import TrainingArguments, pad_batch
 from tokenization import BertTokenizer
 
+from .augment import augmented_data
 from .distiller import Distiller
 from .student import student_from_teacher
 from .tasks import DistillationStep
@@ -45,10 +48,15 @@ class Budget:
     teacher_lr: float = 1e-4
     teacher_eval_every: int = 0        # > 0: the teacher's dev accuracy every N steps too (results["teacher_curve"])
     student_lr: float = 1e-4
+    student_eval_every: int = 0        # > 0: both students' dev accuracy every N steps too (results["student_curves"])
     alpha_ce: float = 5.0              # Distiller weights (the published recipe's defaults) and temperature
     alpha_mlm: float = 2.0             # (here: the weight of the task's true labels)
     alpha_cos: float = 1.0
     temperature: float = 2.0
+    alpha_pt: float = 0.0              # > 0: + α_pt·L_pt on the intermediate layers' [CLS] (distil.losses.patient_loss)
+    augment_copies: int = 0            # > 0: the distilled student's batches also carry N augmented copies of their
+    augment_p: float = 0.4             # sentences, each one-piece word replaced with probability p by one of its
+    augment_k: int = 15                # k nearest neighbours in the teacher's word embeddings (distil/augment.py)
     train_limit: int | None = None     # use only the first N rows of train.tsv
     max_length: int = 64               # truncate sentences (SST-2's longest is ~70 tokens)
     timing_rounds: int = 3             # interleaved rounds over the dev batches
@@ -93,7 +101,7 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
     def score(model) -> dict:
         return evaluate_classifier(model, dev, device)
 
-    def train_model(model, steps: int, lr: float, name: str, step=None, eval_every: int = 0) -> dict:
+    def train_model(model, steps: int, lr: float, name: str, step=None, eval_every: int = 0, data=train) -> dict:
         """Train on the same batches every run; with eval_every, also score dev at step 0, every eval_every steps
         and at the end (eval mode draws no random numbers, so the training itself is unchanged)."""
         curve: list[dict] = []
@@ -106,7 +114,7 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
         args = TrainingArguments(out=None, max_steps=steps, lr=lr, warmup=0.1, weight_decay=0.01, seed=budget.seed,
                                  eval_every=eval_every, log_every=50, progress=budget.progress, desc=f"SST-2 {name}")
         wall, cpu = time.perf_counter(), time.process_time()
-        fine_tune(model, train, args, budget.batch_size, **({"step": step} if step else {}),
+        fine_tune(model, data, args, budget.batch_size, **({"step": step} if step else {}),
                   evaluate=evaluate if eval_every else None, device=device)
         return {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu,
                 **({"curve": curve} if eval_every else {})}
@@ -135,8 +143,18 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
     log(f"[2/3] distilling a half-depth student ({budget.student_steps} steps)")
     student = student_from_teacher(teacher)
     distiller = Distiller(budget.alpha_ce, budget.alpha_mlm, budget.alpha_cos, budget.temperature)
+    data = train
+    if budget.augment_copies:
+        log(f"  with {budget.augment_copies} augmented cop{'y' if budget.augment_copies == 1 else 'ies'} of each "
+            f"batch (p={budget.augment_p:g}, {budget.augment_k} embedding neighbours)")
+        data = augmented_data(train, teacher, tok, budget.augment_p, budget.augment_k, budget.augment_copies,
+                              budget.seed)
     cost = train_model(student, budget.student_steps, budget.student_lr, "distilled student",
-                       step=DistillationStep(teacher, distiller))
+                       step=DistillationStep(teacher, distiller, budget.alpha_pt), data=data,
+                       eval_every=budget.student_eval_every)
+    curves = {}
+    if "curve" in cost:
+        curves["distilled"] = [{"step": c["step"], "accuracy": c["accuracy"]} for c in cost.pop("curve")]
     results["student_distilled"] = {**score(student), **cost,
                                     "layers": student.config.n_layers, "teacher_layers": student.teacher_layers,
                                     "parameters": student.num_parameters()}
@@ -144,7 +162,11 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
 
     log(f"[3/3] the same student on the hard labels alone ({budget.student_steps} steps)")
     hard = student_from_teacher(teacher)
-    cost = train_model(hard, budget.student_steps, budget.student_lr, "hard-label student")
+    cost = train_model(hard, budget.student_steps, budget.student_lr, "hard-label student",
+                       eval_every=budget.student_eval_every)
+    if "curve" in cost:
+        curves["hard"] = [{"step": c["step"], "accuracy": c["accuracy"]} for c in cost.pop("curve")]
+        results["student_curves"] = curves
     results["student_hard"] = {**score(hard), **cost, "layers": hard.config.n_layers,
                                "parameters": hard.num_parameters()}
     log(f"  hard-label student dev accuracy {results['student_hard']['accuracy']:.4f}")

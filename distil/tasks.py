@@ -29,6 +29,7 @@ from bert.training import model_inputs, read_metrics
 from bert.training.metrics import figure, save_figure
 
 from .distiller import Distiller
+from .losses import patient_loss
 
 
 # ----------------------------------------------------------------------------- data
@@ -62,7 +63,10 @@ class DistillationStep:
       row for (N, V) logits (both models with `masked_only = True`: the masked positions only) or (B, K) logits
       (a task: one row per sentence);
     - L_mlm = the student's own loss on the batch's labels (masked tokens, or the task's classes);
-    - L_cos on the last hidden states of the non-pad tokens (asked for only when α_cos > 0).
+    - L_cos on the last hidden states of the non-pad tokens (asked for only when α_cos > 0);
+    - with `alpha_pt` > 0, also α_pt · L_pt (`distil.losses.patient_loss`) on the [CLS] states of the student's
+      intermediate layers and of the teacher layers they were copied from (`intermediate_pairs`), logged as
+      "pt_loss".
 
     The teacher is held here, not inside the student: it is not trained, not saved with the student, not wrapped by
     DistributedDataParallel, and its parameters never reach the optimizer. It stays in eval mode (no dropout: its
@@ -71,19 +75,41 @@ class DistillationStep:
     single-segment text, as in the published distiller, the two see exactly the same input).
     """
 
-    def __init__(self, teacher: nn.Module, distiller: Distiller):
+    def __init__(self, teacher: nn.Module, distiller: Distiller, alpha_pt: float = 0.0):
+        if isinstance(alpha_pt, bool) or not isinstance(alpha_pt, (int, float)) or alpha_pt < 0:
+            raise ValueError(f"alpha_pt must be a number ≥ 0, got {alpha_pt!r}")
         self.teacher = teacher.eval().requires_grad_(False)
         self.distiller = distiller
+        self.alpha_pt = float(alpha_pt)
 
     def __call__(self, student: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        hidden = self.distiller.needs_hidden_states
+        hidden = self.distiller.needs_hidden_states or self.alpha_pt > 0
         with torch.no_grad():
             t = self.teacher(**model_inputs(self.teacher, batch), output_hidden_states=hidden)
         s = student(**model_inputs(student, batch), output_hidden_states=hidden)
         tokens = batch["attention_mask"].bool()                                      # (B, T) non-pad
         positions = tokens if s.logits.dim() == 3 else None                          # (B, T, V): the tokens count
-        return self.distiller(s.logits, _logits(t), s.loss, s.hidden_states[-1] if hidden else None,
-                              t.hidden_states[-1] if hidden else None, positions=positions, tokens=tokens)
+        loss, parts = self.distiller(s.logits, _logits(t), s.loss, s.hidden_states[-1] if hidden else None,
+                                     t.hidden_states[-1] if hidden else None, positions=positions, tokens=tokens)
+        if self.alpha_pt > 0:                                                        # + α_pt · L_pt
+            layers = getattr(getattr(student, "module", student), "teacher_layers", None)
+            if layers is None:
+                raise ValueError("alpha_pt > 0 needs the student's teacher_layers (set by student_from_teacher): "
+                                 "which teacher layer each student layer stands for")
+            pairs = intermediate_pairs(layers)
+            l_pt = patient_loss([s.hidden_states[j][:, 0] for j, _ in pairs],     # the [CLS] states
+                                [t.hidden_states[k][:, 0] for _, k in pairs])
+            loss = loss + self.alpha_pt * l_pt
+            parts = {**parts, "pt_loss": l_pt.detach()}
+        return loss, parts
+
+
+def intermediate_pairs(teacher_layers: Sequence[int]) -> list[tuple[int, int]]:
+    """(student index, teacher index) into the models' hidden_states (index 0: the embeddings, index j: the output
+    of block j) for patient distillation: student block j (1-based) is a copy of teacher block teacher_layers[j-1]
+    (0-based), whose output is teacher index teacher_layers[j-1] + 1; the last block is left out (Sun et al. 2019
+    §3.2). [0, 3, 5] → [(1, 1), (2, 4)]."""
+    return [(j, teacher_layers[j - 1] + 1) for j in range(1, len(teacher_layers))]
 
 
 def student_only_step(student: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
@@ -125,4 +151,4 @@ def plot_distillation(metrics: str, png: str, score: str = "mlm_acc", reference:
     return save_figure(fig, png, title)
 
 
-__all__ = ["mlm_data", "DistillationStep", "student_only_step", "plot_distillation"]
+__all__ = ["mlm_data", "DistillationStep", "intermediate_pairs", "student_only_step", "plot_distillation"]

@@ -188,7 +188,7 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
         if ctx.is_main:
             student.save_pretrained(args.out)
             tokenizer.save_pretrained(args.out)
-            if evaluate is not None:
+            if evaluate is not None and not args.no_plot:
                 plot_distillation(metrics, os.path.join(args.out, "metrics.png"), score,
                                   {f"teacher ({score})": teacher_eval[score]} if teacher_eval else None,
                                   title=f"distil.train {args.mode}: {stats['teacher_layers']}-layer teacher → "

@@ -124,7 +124,7 @@ def _train(folder: str, recipe: Mapping[str, Any]) -> dict[str, Any]:
             "--max-steps", str(recipe["max_steps"]), "--lr", str(recipe["lr"]), "--warmup", str(recipe["warmup"]),
             "--mask-prob", str(recipe["mask_prob"]), "--dropout", str(recipe["dropout"]), "--seed", str(recipe["seed"]),
             "--eval-every", str(recipe["eval_every"]), "--eval-examples", str(recipe["eval_examples"]),
-            "--save-every", "0", "--no-progress", "--overwrite", "--out", folder]
+            "--save-every", "0", "--no-progress", "--no-plot", "--overwrite", "--out", folder]
     log = io.StringIO()
     start = time.perf_counter()
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):

@@ -220,8 +220,9 @@ def pretrain(argv: list[str] | None = None) -> dict[str, Any]:
         if ctx.is_main:
             trainer.model.save_pretrained(args.out)
             tokenizer.save_pretrained(args.out)
-            plot_metrics(os.path.join(args.out, "metrics.jsonl"), os.path.join(args.out, "metrics.png"),
-                         title=f"{args.preset or args.config} on {' '.join(map(os.path.basename, args.corpus))}")
+            if not args.no_plot:
+                plot_metrics(os.path.join(args.out, "metrics.jsonl"), os.path.join(args.out, "metrics.png"),
+                             title=f"{args.preset or args.config} on {' '.join(map(os.path.basename, args.corpus))}")
             write_run(args.out, summary=summary)
         ctx.barrier()
         return summary

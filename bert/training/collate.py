@@ -35,12 +35,13 @@ def pad_batch(rows: Sequence[Mapping[str, Sequence[int] | int]], pad_id: int,
     for key in rows[0]:
         if key in SEQUENCE_PADDING and not isinstance(rows[0][key], int):
             fill = pad_id if SEQUENCE_PADDING[key] is None else SEQUENCE_PADDING[key]
-            out = torch.full((len(rows), T), fill, dtype=torch.long)                 # (B, T)
+            padded = []
             for b, r in enumerate(rows):
                 if len(r[key]) != lengths[b]:
                     raise ValueError(f"pad_batch: row {b} has {len(r[key])} {key} for {lengths[b]} input_ids")
-                out[b, :lengths[b]] = torch.as_tensor(r[key], dtype=torch.long)
-            batch[key] = out
+                values = r[key].tolist() if isinstance(r[key], Tensor) else list(r[key])
+                padded.append(values + [fill] * (T - lengths[b]))
+            batch[key] = torch.tensor(padded, dtype=torch.long)                     # (B, T), one copy
         else:
             batch[key] = torch.as_tensor([r[key] for r in rows], dtype=torch.long)   # (B,)
     batch["attention_mask"] = (torch.arange(T)[None, :] < torch.as_tensor(lengths)[:, None]).long()  # (B, T)

@@ -137,7 +137,8 @@ PROBABILITY = number(float, 0, 1)                                     # [0, 1]
 
 
 def add_output_options(ap: argparse.ArgumentParser, out_help: str) -> None:
-    """The "output" options every training CLI shares: --out, --resume, --overwrite, the intervals, --no-progress."""
+    """The "output" options every training CLI shares: --out, --resume, --overwrite, the intervals, --no-progress,
+    --no-plot."""
     g = ap.add_argument_group("output")
     g.add_argument("--out", required=True, help=out_help)
     g.add_argument("--resume", action="store_true",
@@ -148,3 +149,5 @@ def add_output_options(ap: argparse.ArgumentParser, out_help: str) -> None:
     g.add_argument("--save-every", type=COUNT, default=200, help="steps between checkpoints (200; 0 = end only)")
     g.add_argument("--log-every", type=POSITIVE_INT, default=10, help="steps between metrics records (10)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--no-plot", action="store_true",
+                   help="no OUT/metrics.png at the end (saves the matplotlib import; metrics.jsonl is written anyway)")

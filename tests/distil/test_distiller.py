@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from bert import BertForMaskedLM, BertForSequenceClassification
 from distil import cosine_loss, mlm_loss, soft_target_loss, student_from_teacher
 from distil.distiller import Distiller
-from distil.tasks import DistillationStep
+from distil.losses import patient_loss
+from distil.tasks import DistillationStep, intermediate_pairs
 from tests.bert.tiny import random_batch, tiny_config
 
 
@@ -110,3 +111,32 @@ def test_bad_arguments():
         Distiller(alpha_ce=0, alpha_mlm=0, alpha_cos=0)
     with pytest.raises(ValueError, match="temperature"):
         Distiller(temperature=0)
+
+
+def test_intermediate_pairs_map_each_copied_block_to_its_teacher_block():
+    assert intermediate_pairs([0, 3, 5]) == [(1, 1), (2, 4)]                    # the last block is left out
+    assert intermediate_pairs([0, 2, 4, 7, 9, 11]) == [(1, 1), (2, 3), (3, 5), (4, 8), (5, 10)]
+    assert intermediate_pairs([4]) == []
+
+
+def test_patient_step_adds_alpha_pt_times_the_cls_loss_of_the_intermediate_layers():
+    student, teacher = pair(BertForSequenceClassification, layers=[0, 2, 3])
+    b = random_batch(seed=6)
+    batch = {"input_ids": b["input_ids"], "attention_mask": b["attention_mask"], "labels": b["class_labels"]}
+    distiller = Distiller(alpha_ce=5.0, alpha_mlm=2.0, alpha_cos=0.0)
+    plain, _ = DistillationStep(teacher, distiller)(student.eval(), batch)
+    loss, parts = DistillationStep(teacher, distiller, alpha_pt=3.0)(student, batch)
+    s = student(b["input_ids"], b["attention_mask"], output_hidden_states=True).hidden_states
+    t = teacher(b["input_ids"], b["attention_mask"], output_hidden_states=True).hidden_states
+    by_hand = patient_loss([s[1][:, 0], s[2][:, 0]], [t[1][:, 0], t[3][:, 0]])   # blocks 0 → 0, 1 → 2
+    torch.testing.assert_close(parts["pt_loss"], by_hand)
+    torch.testing.assert_close(loss, plain + 3.0 * by_hand)
+    assert by_hand.item() > 1e-3                                       # student block 2 sees another input
+    same, _ = pair(BertForSequenceClassification, layers=[0, 1, 2, 3])
+    _, parts = DistillationStep(teacher, distiller, alpha_pt=1.0)(same.eval(), batch)
+    assert parts["pt_loss"].item() < 1e-6                              # all layers: the teacher's own states
+    with pytest.raises(ValueError, match="alpha_pt must be"):
+        DistillationStep(teacher, distiller, alpha_pt=-1.0)
+    del student.teacher_layers
+    with pytest.raises(ValueError, match="teacher_layers"):
+        DistillationStep(teacher, distiller, alpha_pt=1.0)(student, batch)

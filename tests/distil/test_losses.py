@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distil.losses import cosine_loss, soft_target_loss
+from distil.losses import cosine_loss, patient_loss, soft_target_loss
 
 SETTINGS = settings(max_examples=30, deadline=None)
 
@@ -140,3 +140,30 @@ def test_cosine_loss_properties(pair, a, b):
     assert -1e-12 <= base <= 2 + 1e-12
     assert cosine_loss(a * s, b * t).item() == pytest.approx(base, rel=1e-9, abs=1e-12)
     assert cosine_loss(s, -s).item() == pytest.approx(2.0, abs=1e-9)
+
+
+# ---------------------------------------------------------------- patient distillation (Sun et al. 2019 §3.2)
+def test_patient_loss_by_hand():
+    # layer pair 1: (3, 4) vs (4, 3): unit vectors (0.6, 0.8), (0.8, 0.6), ‖Δ‖² = 0.04 + 0.04 = 0.08;
+    #               (1, 0) vs (2, 0): the same direction, 0.   Pair 2: (0, 1) vs (0, -5): opposite, ‖Δ‖² = 4; 0.
+    s = [torch.tensor([[3.0, 4.0], [1.0, 0.0]]), torch.tensor([[0.0, 1.0], [1.0, 1.0]])]
+    t = [torch.tensor([[4.0, 3.0], [2.0, 0.0]]), torch.tensor([[0.0, -5.0], [3.0, 3.0]])]
+    assert patient_loss(s, t).item() == pytest.approx(((0.08 + 0) / 2 + (4 + 0) / 2) / 2, abs=1e-6)
+    with pytest.raises(ValueError, match="same length"):
+        patient_loss(s, t[:1])
+    with pytest.raises(ValueError, match="non-empty"):
+        patient_loss([], [])
+    with pytest.raises(ValueError, match="same shape"):
+        patient_loss([s[0]], [t[0][:1]])
+
+
+@SETTINGS
+@given(pairs(), st.floats(0.01, 100.0), st.floats(0.01, 100.0))
+def test_patient_loss_is_twice_the_cosine_loss_and_ignores_lengths(pair, a, b):
+    s, t = (x.reshape(-1, x.shape[-1]) for x in pair)                          # (N, C) rows
+    got = patient_loss([s, a * s], [t, b * t]).item()
+    assert got == pytest.approx(2 * cosine_loss(s, t).item(), rel=1e-6, abs=1e-9)
+    assert patient_loss([s], [s.clone()]).item() == pytest.approx(0.0, abs=1e-9)
+    grad = torch.zeros_like(t, requires_grad=True)
+    patient_loss([s.clone().requires_grad_()], [t + grad]).backward()
+    assert grad.grad is None or not grad.grad.any()                             # the teacher's side is detached

@@ -22,11 +22,14 @@ def test_sst2_experiment_runs_and_reports(tmp_path):
     shutil.copy(d / "train.tsv", d / "data" / "sst2" / "train.tsv")
     shutil.copy(d / "dev.tsv", d / "data" / "sst2" / "dev.tsv")
     budget = Budget(teacher_steps=100, student_steps=10, batch_size=16, teacher_lr=3e-3, student_lr=3e-3,
-                    timing_batches=2, timing_rounds=1, teacher_eval_every=40)
+                    timing_batches=2, timing_rounds=1, teacher_eval_every=40, student_eval_every=5)
     r = run_sst2(str(d / "data"), budget, model_dir=str(d / "model"), log=lambda s: None)
     # the teacher's dev curve: step 0 (the new classifier: a guess), every 40 steps, and the end = its final score
     assert [c["step"] for c in r["teacher_curve"]] == [0, 40, 80, 100]
     assert r["teacher_curve"][-1]["accuracy"] == r["teacher"]["accuracy"] and "curve" not in r["teacher"]
+    for name, row in (("distilled", "student_distilled"), ("hard", "student_hard")):   # the students' curves too
+        assert [c["step"] for c in r["student_curves"][name]] == [0, 5, 10]
+        assert r["student_curves"][name][-1]["accuracy"] == r[row]["accuracy"] and "curve" not in r[row]
     assert r["teacher"]["layers"] == 2 and r["student_distilled"]["layers"] == 1
     assert r["student_distilled"]["teacher_layers"] == [0]
     assert r["student_hard"]["parameters"] == r["student_distilled"]["parameters"] < r["teacher"]["parameters"]
@@ -36,9 +39,29 @@ def test_sst2_experiment_runs_and_reports(tmp_path):
     table = markdown(r)
     assert "| student, distilled | 1 |" in table and "time ratio" in table
     from benchmarks.distil import section                     # the docs section, and its raw JSON, from these results
-    assert json.loads(json.dumps(r)) == r and table in "\n".join(section(r, "how it ran"))
+    text = "\n".join(section(r, "how it ran"))
+    assert json.loads(json.dumps(r)) == r and table in text and "The students' dev accuracy" in text
     with pytest.raises(OSError, match="no SST-2"):
         run_sst2(str(tmp_path / "nothing"), budget)
+
+
+def test_sst2_experiment_distils_on_augmented_copies(tmp_path):
+    """Budget.augment_copies: the distilled student trains on batches with augmented copies (distil/augment.py;
+    its own tests check the copies), and the run says so and records it."""
+    d = tiny_checkpoint(tmp_path)
+    (d / "data" / "sst2").mkdir(parents=True)
+    shutil.copy(d / "train.tsv", d / "data" / "sst2" / "train.tsv")
+    shutil.copy(d / "dev.tsv", d / "data" / "sst2" / "dev.tsv")
+    budget = Budget(teacher_steps=20, student_steps=4, batch_size=16, teacher_lr=3e-3, student_lr=3e-3,
+                    alpha_ce=1.0, alpha_mlm=0.0, alpha_cos=0.0, augment_copies=2, augment_p=0.5, augment_k=3,
+                    timing_batches=1, timing_rounds=1, progress=False)
+    lines = []
+    r = run_sst2(str(d / "data"), budget, model_dir=str(d / "model"), log=lines.append)
+    assert "  with 2 augmented copies of each batch (p=0.5, 3 embedding neighbours)" in lines
+    assert r["budget"]["augment_copies"] == 2 and 0 <= r["student_distilled"]["accuracy"] <= 1
+    from benchmarks.distil import section                     # the docs section says what the student was given
+    assert "plus 2 augmented copies of each (every one-piece word replaced with probability 0.5 by one of its 3" \
+        in "\n".join(section(r, "how it ran"))
 
 
 def _word_corpus(path):

@@ -47,11 +47,13 @@ def test_a_short_real_run_writes_a_model_both_libraries_load(tmp_path):
     assert torch.allclose(a.prediction_logits, b.prediction_logits, atol=1e-4)
     assert torch.allclose(a.seq_relationship_logits, b.seq_relationship_logits, atol=1e-5)
 
-    # --resume continues the run: 5 more steps, the records of steps 1-20 kept as they were
+    # --resume continues the run: 5 more steps, the records of steps 1-20 kept as they were; --no-plot: no figure
     before = read_metrics(str(out / "metrics.jsonl"), "train")
-    summary = pretrain(SHORT + ["--max-steps", "25", "--out", str(out), "--resume"])
+    (out / "metrics.png").unlink()
+    summary = pretrain(SHORT + ["--max-steps", "25", "--out", str(out), "--resume", "--no-plot"])
     after = read_metrics(str(out / "metrics.jsonl"), "train")
     assert summary["step"] == 25 and after[:len(before)] == before and after[-1]["step"] == 25
+    assert not (out / "metrics.png").exists()
     with pytest.raises(ValueError, match="--seq-len: 64 then, 32 now"):
         pretrain([a if a != "64" else "32" for a in SHORT] + ["--max-steps", "30", "--out", str(out), "--resume"])
 

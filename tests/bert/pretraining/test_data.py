@@ -27,6 +27,8 @@ def test_pad_batch_pads_each_field_with_its_own_value():
     assert b["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
     assert b["next_sentence_label"].tolist() == [1, 0] and b["input_ids"].dtype == torch.long
     assert pad_batch(rows, pad_id=0, pad_to_multiple_of=8)["input_ids"].shape == (2, 8)
+    as_tensors = [{k: torch.tensor(v) for k, v in r.items()} for r in rows]     # tensors in the rows: the same batch
+    assert all(torch.equal(v, b[k]) for k, v in pad_batch(as_tensors, pad_id=0).items())
     with pytest.raises(ValueError, match="rows is empty"):
         pad_batch([], 0)
     with pytest.raises(ValueError, match="row 0 has 2 labels for 3 input_ids"):
