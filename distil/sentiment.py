@@ -53,7 +53,7 @@ class Budget:
     alpha_mlm: float = 2.0             # (here: the weight of the task's true labels)
     alpha_cos: float = 1.0
     temperature: float = 2.0
-    alpha_pt: float = 0.0              # > 0: + α_pt·L_pt on the intermediate layers' [CLS] (distil.losses.patient_loss)
+    alpha_pt: float = 0.0              # > 0: + α_pt·L_pt on the intermediate [CLS] states (distil.losses.patient_loss)
     augment_copies: int = 0            # > 0: the distilled student's batches also carry N augmented copies of their
     augment_p: float = 0.4             # sentences, each one-piece word replaced with probability p by one of its
     augment_k: int = 15                # k nearest neighbours in the teacher's word embeddings (distil/augment.py)
@@ -80,6 +80,11 @@ def model_name(path: str | os.PathLike) -> str:
     except ImportError:
         pass
     return os.path.relpath(path)
+
+
+def accuracy_curve(cost: dict) -> list[dict]:
+    """Take a training run's dev curve out of its cost record: [{"step", "accuracy"}, …]."""
+    return [{"step": c["step"], "accuracy": c["accuracy"]} for c in cost.pop("curve")]
 
 
 def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = None,
@@ -133,7 +138,7 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
         cost = train_model(teacher, budget.teacher_steps, budget.teacher_lr, "teacher",
                            eval_every=budget.teacher_eval_every)
         if "curve" in cost:
-            results["teacher_curve"] = [{"step": c["step"], "accuracy": c["accuracy"]} for c in cost.pop("curve")]
+            results["teacher_curve"] = accuracy_curve(cost)
     results["teacher"] = {**score(teacher), **cost,
                           "layers": teacher.config.num_hidden_layers,
                           "parameters": teacher.num_parameters()}
@@ -152,9 +157,7 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
     cost = train_model(student, budget.student_steps, budget.student_lr, "distilled student",
                        step=DistillationStep(teacher, distiller, budget.alpha_pt), data=data,
                        eval_every=budget.student_eval_every)
-    curves = {}
-    if "curve" in cost:
-        curves["distilled"] = [{"step": c["step"], "accuracy": c["accuracy"]} for c in cost.pop("curve")]
+    curves = {"distilled": accuracy_curve(cost)} if "curve" in cost else {}
     results["student_distilled"] = {**score(student), **cost,
                                     "layers": student.config.n_layers, "teacher_layers": student.teacher_layers,
                                     "parameters": student.num_parameters()}
@@ -165,8 +168,7 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
     cost = train_model(hard, budget.student_steps, budget.student_lr, "hard-label student",
                        eval_every=budget.student_eval_every)
     if "curve" in cost:
-        curves["hard"] = [{"step": c["step"], "accuracy": c["accuracy"]} for c in cost.pop("curve")]
-        results["student_curves"] = curves
+        results["student_curves"] = {**curves, "hard": accuracy_curve(cost)}
     results["student_hard"] = {**score(hard), **cost, "layers": hard.config.n_layers,
                                "parameters": hard.num_parameters()}
     log(f"  hard-label student dev accuracy {results['student_hard']['accuracy']:.4f}")

@@ -56,9 +56,9 @@ VERSION = 3  # bump when the meaning of RECIPE changes (a cached model of an old
 # model on a batch of 32 × 32 tokens, 23.8 ms (many small operations: torch.profiler shows none dominating); the
 # masked batches, 2.1 ms a step; setup, evaluations and the plot, ~5 s. Fewer steps guess worse (above). Since then
 # the build writes no metrics.png (`--no-plot`: the notebooks plot metrics.jsonl themselves; 2 s of matplotlib) and
-# `pad_batch` builds each tensor in one copy (a batch's collate 2.6 → 1.6 ms); the model is the same (22.25%). On a
-# day when the machine ran about a quarter slower (the SST-2 teacher's 5,000 steps: 1,375 s instead of 1,183 s),
-# builds took 75–93 s, old and new code alike within that noise: the 60 s goal is not shown yet.
+# `pad_batch` builds each tensor in one copy (a batch's collate 2.6 → 1.6 ms, timed on a shared CPU); the model is
+# the same (22.25%). On a day when the machine ran about a quarter slower (the SST-2 teacher's 5,000 steps: 1,375 s
+# instead of 1,183 s), builds took 75–93 s, old and new code alike within that noise: the 60 s goal is not shown yet.
 RECIPE: dict[str, Any] = {
     "corpus": "stdlib", "vocab_size": 4096, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
     "intermediate_size": 256, "max_position_embeddings": 128, "seq_len": 32, "batch_size": 32, "max_steps": 2500,
