@@ -53,7 +53,7 @@ class Budget:
     alpha_mlm: float = 2.0             # (here: the weight of the task's true labels)
     alpha_cos: float = 1.0
     temperature: float = 2.0
-    alpha_pt: float = 0.0              # > 0: + α_pt·L_pt on the intermediate [CLS] states (distil.losses.patient_loss)
+    alpha_pt: float = 0.0              # > 0: + α_pt·L_pt, intermediate [CLS] states (distil.losses.patient_loss)
     augment_copies: int = 0            # > 0: the distilled student's batches also carry N augmented copies of their
     augment_p: float = 0.4             # sentences, each one-piece word replaced with probability p by one of its
     augment_k: int = 15                # k nearest neighbours in the teacher's word embeddings (distil/augment.py)
