@@ -15,7 +15,8 @@ import os
 import torch
 
 # modules of this package, run in this order
-BENCHES = ["attention", "model", "tokenizer", "pretraining", "distil", "ner", "step", "optimizer", "padding"]
+BENCHES = ["attention", "model", "tokenizer", "pretraining", "classroom", "distil", "ner", "step", "optimizer",
+           "padding"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -96,8 +96,8 @@ def dataset_sentences() -> list[str]:
 
 @pytest.fixture(scope="module")
 def classroom_model() -> dict:
-    """Notebooks 04, 05 and 08 share `bert.pretraining.classroom.small_model()`: build it before they run (once,
-    about a minute, on a fresh clone; then it is loaded from its cache), so that time is no notebook's."""
+    """Notebooks 04 and 05 share `bert.pretraining.classroom.small_model()`: build it before they run (once,
+    under a minute, on a fresh clone; then it is loaded from its cache), so that time is no notebook's."""
     from bert.pretraining.classroom import small_model
 
     return small_model()[2]

@@ -1,15 +1,15 @@
 """The classroom's shared small model, and a vocabulary that covers Chinese.
 
-`small_model()` gives the notebooks (04 pre-training, 05 distillation, 08 the articles' code) and the tests one
-small BERT that has actually learned something: pre-trained with MLM + NSP by `python -m bert.pretrain` (the same
-pipeline as everywhere else: corpus → WordPiece vocabulary → `[CLS] A [SEP] B [SEP]` examples → 80/10/10 masks →
-the one training loop) on the embedded corpus (the standard library's docstrings), for a FIXED number of steps with
-fixed seeds — a little over a minute on 2 CPU cores, once. That buys about 22% held-out MLM accuracy (at 15%
-masking): guesses that depend on the sentence ("none", "value", "true" for "If the argument is [MASK], …"), still
-with low probabilities (docs/benchmarks.md's 10-minute run reaches 36%). The result is a `from_pretrained` folder
-kept in a cache:
+`small_model()` gives the notebooks (04 pre-training, 05 distillation) and the tests one small BERT that has
+actually learned something: pre-trained with MLM + NSP by `python -m bert.pretrain` (the same pipeline as
+everywhere else: corpus → WordPiece vocabulary → `[CLS] A [SEP] B [SEP]` examples → 80/10/10 masks → the one
+training loop) on the embedded corpus (the standard library's docstrings), for a FIXED number of steps with fixed
+seeds — under a minute on 2 CPU cores, once. That buys guesses that depend on the sentence ("none", "true",
+"false" for "If the argument is [MASK], …"; about 17% held-out MLM accuracy at 15% masking), still with low
+probabilities (docs/benchmarks.md's 10-minute run reaches 36%). The result is a `from_pretrained` folder kept in
+a cache:
 
-    model, tokenizer, info = small_model()          # trains on the first call (~65 s), loads afterwards (~0.1 s)
+    model, tokenizer, info = small_model()          # trains on the first call (< 1 min), loads afterwards (~0.1 s)
     info["path"]                                     # the folder: BertForMaskedLM.from_pretrained(info["path"]) too
 
 Where the cache is: `cache_dir`, else $BERT_CLASSROOM_DIR, else `<repository>/runs/classroom` when the package runs
@@ -37,31 +37,32 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from tokenization.files import atomic_folder, read_json, write_json
+from tokenization.files import atomic_folder, read_json, write_json, write_text
 
-VERSION = 3  # bump when the meaning of RECIPE changes (a cached model of an older version is rebuilt)
-# The recipe: as many tokens as about a minute on 2 cores allows (≈ 2.4 M, 2,500 steps of 32 examples).
-# Measured on a busy machine (1 thread, process time, same step count): width 128 with 2 layers (the "tiny" preset)
-# and 64-token examples reached 13.7% held-out MLM accuracy in 1,200 steps of 16 and had not started to use the
-# context at all (the same five guesses for every [MASK]); width 64 with 32-token examples (2,500 steps of 32)
-# reached 16%, still guessing "the", "a" almost everywhere. Training at 40% masking (`mask_prob`; the evaluation
-# stays at 15%) is what makes the guesses depend on the sentence — on the quiet 2-core machine, 2,500 steps: 22.2%
-# held-out MLM accuracy (22.4% with the per-tensor AdamW of before), "none" / "value" / "true" for "If the argument
-# is [MASK], …", "used" / "called" for "This function is [MASK] by the module" (2,000 steps: 19.6%, fewer
-# sensible guesses; width 128 for 1,500 steps: 20.8% in the same time; batches of 64 cost as much per token). A
-# small vocabulary (a smaller decoder, an easier task), no dropout and a high learning rate (a short run
-# under-fits; it does not over-fit; 3e-3 at width 128 stalled at 5.8%).
-# The price: about 64 s for the first build on the 2-core Intel Xeon machine (63.7 s and 63.8 s on a quiet machine,
-# 71 s once), once per cache folder (goal: 60 s). Timed apart: forward + backward + the fused AdamW of this small
-# model on a batch of 32 × 32 tokens, 23.8 ms (many small operations: torch.profiler shows none dominating); the
-# masked batches, 2.1 ms a step; setup, evaluations and the plot, ~5 s. Fewer steps guess worse (above). Since then
-# the build writes no metrics.png (`--no-plot`: the notebooks plot metrics.jsonl themselves; 2 s of matplotlib) and
-# `pad_batch` builds each tensor in one copy (a batch's collate 2.6 → 1.6 ms, timed on a shared CPU); the model is
-# the same (22.25%). On a day when the machine ran about a quarter slower (the SST-2 teacher's 5,000 steps: 1,375 s
-# instead of 1,183 s), builds took 75–93 s, old and new code alike within that noise: the 60 s goal is not shown yet.
+VERSION = 4  # bump when the meaning of RECIPE changes (a cached model of an older version is rebuilt)
+# The recipe: as many updates as under a minute on 2 cores allows (2,000 steps of 32 examples of 32 tokens).
+# What it rests on (held-out MLM accuracy at 15% masking; accuracies of different vocabularies are not comparable):
+# - Width 128 with 2 layers (the "tiny" preset) and 64-token examples reached 13.7% in 1,200 steps of 16 and did
+#   not use the context at all (the same five guesses for every [MASK]); width 64 with 32-token examples, 16%,
+#   still "the", "a" almost everywhere. Training at 40% masking (`mask_prob`; the evaluation stays at 15%) is what
+#   makes the guesses depend on the sentence (30%: fewer of them do). No dropout and a high learning rate: a short
+#   run under-fits, it does not over-fit (3e-3 at width 128 stalled at 5.8%; 4e-3 here guesses worse).
+# - Updates count more than tokens: 1,250 batches of 64 (the same tokens as 2,500 of 32) guess "is", "if", ","
+#   for most gaps, and batches of 28 guess worse than batches of 32.
+# - The MLM decoder (every masked position scored against the whole vocabulary, forward and backward) was a third
+#   of a step with 4,096 pieces: 2,048 pieces cut a step from 31 to 22 ms (a small model on 32 × 32 tokens, timed
+#   alone) and guess as well (3,072 pieces with 2,000 steps guessed worse); a 192-wide feed-forward layer instead of
+#   256 costs less again with the same guesses. The recipe of VERSION 3 (4,096 pieces, a 256-wide feed-forward
+#   layer, 2,500 steps: 22.25%) took 64 s on a quiet day.
+# - 2,000 steps (17.3%) guess as sensibly as 2,250 (16.6%) and 2,500 (18.3%): the differences are a seed's.
+# The price (`python -m benchmarks --only classroom`, docs/benchmarks.md: both recipes built from scratch, rounds
+# interleaved, on the 2-core Intel Xeon machine on a slow day): 55.4-56.4 s a build, against 82.3-90.8 s for the
+# recipe of VERSION 3 (× 0.66; it had taken 64 s on a quiet day). Of a build, about 84% is the model's steps
+# (forward, backward, clipping, AdamW), the rest the masked batches (~2 ms a step, plain Python), the vocabulary,
+# the examples and the evaluations.
 RECIPE: dict[str, Any] = {
-    "corpus": "stdlib", "vocab_size": 4096, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-    "intermediate_size": 256, "max_position_embeddings": 128, "seq_len": 32, "batch_size": 32, "max_steps": 2500,
+    "corpus": "stdlib", "vocab_size": 2048, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+    "intermediate_size": 192, "max_position_embeddings": 128, "seq_len": 32, "batch_size": 32, "max_steps": 2000,
     "lr": 3e-3, "warmup": 0.05, "mask_prob": 0.4, "dropout": 0.0, "seed": 0, "eval_every": 500, "eval_examples": 500,
 }
 INFO_FILE = "classroom.json"
@@ -115,8 +116,17 @@ def _locked(path: str) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _train(folder: str, recipe: Mapping[str, Any]) -> dict[str, Any]:
-    """Pre-train the model of `recipe` into `folder` (quietly: the run's own output goes to OUT/train.log)."""
+def train_recipe(folder: str | os.PathLike, recipe: Mapping[str, Any] = RECIPE) -> dict[str, Any]:
+    """Pre-train the model of `recipe` (RECIPE's keys) into `folder`, as `small_model()`'s first call does but with
+    no cache: a `from_pretrained` folder and its metrics. Quiet: the run's own output goes to FOLDER/train.log.
+    Returns {"steps", "seconds" (the training run, wall clock), "eval" (the last held-out evaluation)}."""
+    folder = os.fspath(folder)
+    missing = sorted(set(RECIPE) - set(recipe))
+    if missing:
+        raise ValueError(f"train_recipe: recipe lacks {missing} (expected every key of RECIPE)")
+    if os.path.exists(folder) and (not os.path.isdir(folder) or os.listdir(folder)):
+        raise FileExistsError(f"train_recipe: folder {folder!r} exists and is not an empty folder (expected a new "
+                              "or empty one: nothing is overwritten)")
     from .cli import pretrain
 
     config = {k: recipe[k] for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -134,8 +144,7 @@ def _train(folder: str, recipe: Mapping[str, Any]) -> dict[str, Any]:
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         summary = pretrain(argv)
     seconds = time.perf_counter() - start
-    with open(os.path.join(folder, "train.log"), "w", encoding="utf-8") as f:
-        f.write(log.getvalue())
+    write_text(os.path.join(folder, "train.log"), log.getvalue())
     return {"steps": summary["step"], "seconds": round(seconds, 1), "eval": summary["eval"]}
 
 
@@ -164,7 +173,7 @@ def small_model(cache_dir: str | os.PathLike | None = None, *, rebuild: bool = F
             cached = info is not None
             if info is None:
                 with atomic_folder(path, carry_over=lambda name: False) as tmp:
-                    info = {"key": key, "version": VERSION, "recipe": dict(RECIPE), **_train(tmp, RECIPE)}
+                    info = {"key": key, "version": VERSION, "recipe": dict(RECIPE), **train_recipe(tmp, RECIPE)}
                     write_json(os.path.join(tmp, INFO_FILE), info)
     model = BertForPreTraining.from_pretrained(path).eval()
     tokenizer = BertTokenizer.from_pretrained(path)

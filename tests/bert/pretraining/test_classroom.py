@@ -107,3 +107,12 @@ def test_small_model_is_trained_once_then_reused_and_has_learned() -> None:
         where = int((enc["input_ids"][0] == tokenizer.mask_token_id).nonzero()[0])
         top.add(int(logits[where].argmax()))
     assert len(top) >= 3, tokenizer.convert_ids_to_tokens(sorted(top))
+
+
+def test_train_recipe_refuses_a_folder_with_files_and_an_incomplete_recipe(tmp_path) -> None:
+    (tmp_path / "notes.txt").write_text("a user's file")
+    with pytest.raises(FileExistsError, match="not an empty folder"):
+        classroom.train_recipe(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "a user's file"
+    with pytest.raises(ValueError, match=r"lacks \['batch_size'\]"):
+        classroom.train_recipe(tmp_path / "new", {k: v for k, v in classroom.RECIPE.items() if k != "batch_size"})
