@@ -106,6 +106,7 @@ def run(device: str, data: str | None, quick: bool) -> None:
     lines += ["", "Top three guesses at the `[MASK]` (the same model in every round):", "",
               "| sentence | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for i, text in enumerate(SENTENCES):
-        lines.append(f"| {text} | " + " | ".join(" ".join(f"`{t}`" for t in r["guesses"][name][i]) for name in names) + " |")
+        cells = [" ".join(f"`{t}`" for t in r["guesses"][name][i]) for name in names]
+        lines.append(f"| {text} | " + " | ".join(cells) + " |")
     write_section("classroom", "\n".join(lines), device=device, quick=quick)
     print("\n".join(lines))
