@@ -17,11 +17,10 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import torch
-
-from bert import BertForPreTraining
+from bert import BertForMaskedLM
 from bert.pretraining.classroom import RECIPE, VERSION, train_recipe
 from bert.timing import interleaved, medians, ratios
+from distil.demo import top_k
 from tokenization import BertTokenizer
 
 from .report import command, machine, write_section
@@ -35,19 +34,10 @@ GOAL_S = 60.0
 
 
 def guesses(folder: str, sentences: Sequence[str] = SENTENCES, k: int = 3) -> list[list[str]]:
-    """The model in `folder`'s `k` most likely tokens at the (first) [MASK] of each sentence."""
-    model = BertForPreTraining.from_pretrained(folder).eval()
+    """The model in `folder`'s `k` most likely tokens at the [MASK] of each sentence (`distil.demo.top_k`)."""
+    model = BertForMaskedLM.from_pretrained(folder).eval()
     tokenizer = BertTokenizer.from_pretrained(folder)
-    out = []
-    for text in sentences:
-        enc = tokenizer(text, return_tensors="pt")
-        where = (enc["input_ids"][0] == tokenizer.mask_token_id).nonzero().flatten()
-        if len(where) == 0:
-            raise ValueError(f"guesses: no [MASK] in {text!r}")
-        with torch.no_grad():
-            logits = model(**enc).prediction_logits[0, where[0]]                   # (V,)
-        out.append(tokenizer.convert_ids_to_tokens(logits.topk(k).indices.tolist()))
-    return out
+    return [[token for token, _ in top_k(model, tokenizer, text, k)] for text in sentences]
 
 
 def measure(recipes: Mapping[str, Mapping[str, Any]], rounds: int) -> dict[str, Any]:
