@@ -22,8 +22,15 @@ Leftovers of a killed save (.NAME.tmp-<pid>, .NAME.old-<pid>) are hidden names t
 of the folder removes them (`clean_leftovers`). One writer per folder at a time. A folder that cannot be renamed
 (a mount point; a parent we may not write) is updated in place, file by file, with a warning.
 
-It lives in `tokenization`, the lowest of the three packages, so that tokenization, bert and distil share it
-(their dependencies point one way: tokenization ← bert ← distil).
+A public, documented module — the bottom floor every package may use. It lives in `tokenization`, the lowest of
+the three packages (their dependencies point one way: tokenization ← bert ← distil), so that all three share it,
+and it imports nothing of the project. Its public names (`__all__`) are the API for everyone:
+
+    atomic_write(path, mode)      a file object; PATH changes on a clean exit only
+    atomic_path(path)             a temporary path to write to; renamed onto PATH on a clean exit
+    write_text / write_json       whole files, atomically;  read_json: the matching reader
+    atomic_folder(path)           a folder that changes as a whole (checkpoints); folder_to_read: where to read it
+    clean_leftovers, fsync_dir, exchange_paths   the folder swap's parts, for the loaders and the tests
 """
 
 from __future__ import annotations
