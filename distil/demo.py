@@ -294,7 +294,7 @@ def demo(argv: list[str] | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> str:
-    return run_cli("distil.demo", demo, argv)
+    return run_cli("distil.demo", demo, argv, resumable=False)     # its runs go on in one process: no --resume
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     check_distilbert_inputs   DistilBertModel.forward's one call: BERT's input checks and padding-without-a-mask
                               warning (`bert.validation.check_inputs`), then the single segment
                               (`check_single_segment`)
-    check_distiller           the Distiller's weights α ≥ 0 (not all 0) and its temperature T > 0
+    check_distiller           the Distiller's weights α ≥ 0 (not all 0) and its temperature T > 0, all finite
     check_soft_target_loss    attached to the losses of distil/losses.py with `bert.validation.checked`:
     check_cosine_loss         `@checked(check_x)` one line above `def x(...)` runs check_x with x's own arguments
     check_patient_loss
@@ -14,6 +14,7 @@ checks (reading a tensor's data back) run where `bert.validation.validates` allo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -60,19 +61,19 @@ def check_single_segment(token_type_ids: Tensor | None, shape: tuple[int, ...]) 
 
 # ---------------------------------------------------------------- the Distiller's settings
 def check_weight(name: str, value) -> None:
-    """A loss weight α: a number ≥ 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"{name} must be a number ≥ 0, got {value!r}")
+    """A loss weight α: a finite number ≥ 0 (nan or inf would make the loss NaN at the first step)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise ValueError(f"{name} must be a finite number ≥ 0, got {value!r}")
 
 
 def check_temperature(temperature) -> None:
-    """The softmax temperature T: a number > 0."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    """The softmax temperature T: a finite number > 0."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 < temperature < math.inf:
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
 
 
 def check_distiller(alpha_ce, alpha_mlm, alpha_cos, temperature, alpha_pt=0.0) -> None:
-    """The Distiller's arguments: every α ≥ 0, not all of them 0, and T > 0."""
+    """The Distiller's arguments: every α a finite number ≥ 0, not all of them 0, and T finite > 0."""
     for name, value in (("alpha_ce", alpha_ce), ("alpha_mlm", alpha_mlm), ("alpha_cos", alpha_cos),
                         ("alpha_pt", alpha_pt)):
         check_weight(name, value)

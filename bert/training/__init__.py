@@ -8,6 +8,7 @@
     collate.py      padding per batch
     evaluate.py     the held-out MLM (and NSP) evaluator
     checkpoints.py  atomic checkpoints;  metrics.py  metrics.jsonl and its plot;  distributed.py  torchrun set-up
+    interrupt.py    Ctrl-C / SIGTERM: the step finishes, a checkpoint, TrainingInterrupted (exit 130 / 143)
     runs.py         run.json, --resume checks and exit codes shared by the CLIs
 """
 
@@ -15,10 +16,11 @@ from .arguments import TrainingArguments
 from .batches import Position, ShardedBatches
 from .collate import pad_batch
 from .evaluate import evaluate_mlm, masked_logits, model_inputs
+from .interrupt import TrainingInterrupted
 from .loop import NonFiniteLossError, Trainer, model_loss, model_step
 from .metrics import plot_metrics, read_metrics
 from .schedule import build_optimizer, parameter_groups
 
 __all__ = ["Position", "ShardedBatches", "pad_batch", "evaluate_mlm", "masked_logits", "model_inputs",
-           "NonFiniteLossError", "Trainer", "TrainingArguments", "model_loss", "model_step", "plot_metrics",
-           "read_metrics", "build_optimizer", "parameter_groups"]
+           "NonFiniteLossError", "TrainingInterrupted", "Trainer", "TrainingArguments", "model_loss", "model_step",
+           "plot_metrics", "read_metrics", "build_optimizer", "parameter_groups"]

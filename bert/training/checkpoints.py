@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import shutil
 from typing import Any
@@ -108,3 +109,18 @@ def load_checkpoint(path: str, model: nn.Module, map_location: str | torch.devic
         raise ValueError(f"checkpoint {path!r} does not fit this model: missing {sorted(missing)}, "
                          f"unexpected {sorted(unexpected)}")
     return torch.load(os.path.join(path, STATE_FILE), map_location=map_location, weights_only=True)
+
+
+def rng_state(device: torch.device) -> dict[str, Any]:
+    """This process's random states: torch (CPU), Python's random, and CUDA's when on a GPU."""
+    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)

@@ -14,6 +14,7 @@ and one optimizer step reads, top to bottom:
     stop if the loss is NaN/inf                          # before the optimizer touches the weights
     clip the global gradient norm; AdamW step            # lr = peak · f(progress), schedule.py
     log; evaluate; checkpoint                            # every log_every / eval_every / save_every steps
+    after a Ctrl-C / SIGTERM: checkpoint and stop        # on every process at once (interrupt.py)
 
 so the gradient is the mean over the world_size × accumulation micro-batches of each one's mean loss, whether they
 ran one after the other in one process or side by side in several (Goyal et al. 2017 §2; tests check both).
@@ -32,6 +33,7 @@ import contextlib
 import dataclasses
 import math
 import random
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -43,8 +45,9 @@ from tqdm import tqdm
 
 from .arguments import TrainingArguments
 from .batches import Position, ShardedBatches
-from .checkpoints import checkpoint_candidates, load_checkpoint, save_checkpoint
+from .checkpoints import checkpoint_candidates, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .distributed import DistributedContext, resolve_precision
+from .interrupt import StopOnSignal, TrainingInterrupted
 from .metrics import MetricsLog
 from .schedule import build_optimizer, progress_factor, step_factor, warmup_steps
 
@@ -100,6 +103,7 @@ class Trainer:
         self.global_step, self.position, self.elapsed, self.tokens_seen = 0, Position(), 0.0, 0
         self.last_eval: dict[str, float] = {}
         self.last_checkpoint: str | None = None
+        self.signals, self.stop_requested = StopOnSignal(), False   # Ctrl-C / SIGTERM on this / on any process
         # what the run writes and shows; train() starts them where the run stands (step 0, or the checkpoint's)
         self.log = MetricsLog(f"{args.out}/metrics.jsonl") if self.ctx.is_main and args.out is not None else None
         self.bar = tqdm(disable=True)                           # the progress bar: a silent one until train()
@@ -115,7 +119,7 @@ class Trainer:
         if self.global_step == 0 and self.evaluate is not None:
             self._record_eval()
         global_batches = self.batches.steps(self.position)
-        try:
+        with self.bar, self.signals:                             # Ctrl-C / SIGTERM now only ask to stop
             while not self._finished():
                 step_began, lr = time.perf_counter(), self._set_lr()  # lr = peak · f(progress)
                 position, micro = next(global_batches)              # this process's micro-batches
@@ -133,8 +137,8 @@ class Trainer:
                     self.save()
                 for callback in self.callbacks:
                     callback(self, record)
-        finally:
-            self.bar.close()
+                if self.stop_requested:                             # a signal reached a process (interrupt.py)
+                    self._stop_on_signal()                          # checkpoint, then TrainingInterrupted
         return {"step": self.global_step, "elapsed": self.elapsed, "tokens": self.tokens_seen,
                 "eval": self.last_eval, "checkpoint": self.last_checkpoint}
 
@@ -158,13 +162,15 @@ class Trainer:
 
     def _all_reduce(self, sums: dict[str, Tensor]) -> dict[str, float]:
         """Sum the named sums over processes — one all_reduce of them stacked in the order of their sorted names,
-        rank 0's clock riding along — and read them back once: the loss and parts as means over processes, the
-        tokens as a total. Every process takes rank 0's clock as `elapsed`."""
+        rank 0's clock and the stop flag riding along — and read them back once: the loss and parts as means over
+        processes, the tokens as a total. Every process takes rank 0's clock as `elapsed`, and stops when any
+        process was asked to (`stop_requested`: a Ctrl-C / SIGTERM, interrupt.py)."""
         names = sorted(sums)
         clock = time.perf_counter() - self.clock_start if self.ctx.is_main else 0.0
-        stacked = torch.stack([*(sums[name].double() for name in names),
-                               torch.tensor(clock, dtype=torch.float64, device=self.device)])
-        *values, self.elapsed = self.ctx.all_reduce_sum(stacked).tolist()   # the step's one device sync
+        riders = torch.tensor([clock, float(self.signals.requested > 0)], dtype=torch.float64, device=self.device)
+        stacked = torch.cat([torch.stack([sums[name].double() for name in names]), riders])
+        *values, self.elapsed, asked = self.ctx.all_reduce_sum(stacked).tolist()   # the step's one device sync
+        self.stop_requested = asked > 0
         totals = dict(zip(names, values))
         return {name: totals[name] / (1 if name == "tokens" else self.ctx.world_size) for name in sums}
 
@@ -185,6 +191,15 @@ class Trainer:
             f"the loss is not finite (nan/inf) at step {self.global_step + 1} (epoch {self.position.epoch}, batch "
             f"{self.position.batch}) — stopped without updating the weights; {where}. Resume from it with a lower "
             "learning rate (--lr), gradient clipping, or fp32.")
+
+    def _stop_on_signal(self) -> None:
+        """After a Ctrl-C / SIGTERM, unless this step ended the run anyway: a checkpoint (when the run writes them
+        and this step did not), then TrainingInterrupted — on every process, after the same step."""
+        if self._finished():
+            return
+        if self.args.out is not None and self.args.checkpoints and not self._due(self.args.save_every):
+            self.save()
+        raise TrainingInterrupted(self.signals.requested or signal.SIGINT, self.global_step, self.last_checkpoint)
 
     def _count_step(self, position: Position, totals: dict[str, float], lr: float, seconds: float) -> dict:
         """Count the step done (its data position, tokens and time) and move the bar; returns its "train" record."""
@@ -331,18 +346,3 @@ class Trainer:
         else:  # another number of processes: the data are the same, dropout draws are not
             torch.manual_seed(self.args.seed + 1000 * self.global_step + self.ctx.rank)
         self.last_checkpoint = path
-
-
-def rng_state(device: torch.device) -> dict[str, Any]:
-    """This process's random states: torch (CPU), Python's random, and CUDA's when on a GPU."""
-    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)

@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 
 from tokenization.files import write_json
 
+from .interrupt import TrainingInterrupted
 from .loop import NonFiniteLossError
 
 RUN_FILE = "run.json"
@@ -48,17 +50,39 @@ def write_run(out: str, new: bool = False, **sections: Any) -> None:
     write_json(path, {**run, **sections})
 
 
-def run_cli(prog: str, fn: Callable[[list[str] | None], Any], argv: list[str] | None) -> Any:
-    """`fn(argv)` for a training CLI: a NaN/inf stop exits with status 3 and a bad argument or path with status 2,
-    each with a one-line message instead of a traceback."""
+def run_cli(prog: str, fn: Callable[[list[str] | None], Any], argv: list[str] | None, resumable: bool = True) -> Any:
+    """`fn(argv)` for a training CLI: a NaN/inf stop exits with status 3, a bad argument or path with status 2, a
+    Ctrl-C / SIGTERM with 130 / 143 (interrupt.py: where the last checkpoint is and, for a CLI with --resume
+    (`resumable`), the command that continues the run), each with a one-line message instead of a traceback."""
     try:
         return fn(argv)
+    except TrainingInterrupted as e:
+        if os.environ.get("RANK", "0") == "0":                       # one line, not one per process
+            args = sys.argv[1:] if argv is None else argv
+            print(f"{prog}: {e}; {resume_advice(prog, e.checkpoint, args if resumable else None)}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:                                        # outside the loop, or a second Ctrl-C in it
+        print(f"{prog}: interrupted (Ctrl-C); the checkpoints written before are kept", file=sys.stderr)
+        sys.exit(130)
     except NonFiniteLossError as e:
         print(f"{prog}: stopped: {e}", file=sys.stderr)
         sys.exit(3)
     except (ValueError, OSError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         sys.exit(2)
+
+
+def resume_advice(prog: str, checkpoint: str | None, argv: Sequence[str] | None) -> str:
+    """Where an interrupted run's last checkpoint is and the command that continues it: the same arguments with
+    --resume (and without --overwrite, which would remove the run); argv None: the CLI cannot resume."""
+    if checkpoint is None:
+        return "this run writes no checkpoints, so no checkpoint was kept: start it again"
+    if argv is None:
+        return f"the last checkpoint is {checkpoint}; python -m {prog} cannot resume: run it again"
+    world = os.environ.get("WORLD_SIZE", "1")                       # under torchrun: its command, on one node
+    launcher = "python" if world == "1" else f"torchrun --nproc_per_node={os.environ.get('LOCAL_WORLD_SIZE', world)}"
+    args = [a for a in argv if a != "--overwrite"] + ([] if "--resume" in argv else ["--resume"])
+    return f"the last checkpoint is {checkpoint}; continue with: {launcher} -m {prog} {shlex.join(args)}"
 
 
 # ----------------------------------------------------------------------------- --out: never destroy a user's data

@@ -113,6 +113,24 @@ def test_bad_arguments():
         Distiller(temperature=0)
 
 
+@pytest.mark.parametrize("kwargs, name", [({"alpha_ce": float("nan")}, "alpha_ce"),
+                                          ({"alpha_mlm": float("inf")}, "alpha_mlm"),
+                                          ({"alpha_cos": float("inf")}, "alpha_cos"),
+                                          ({"alpha_pt": float("nan")}, "alpha_pt"),
+                                          ({"temperature": float("inf")}, "temperature"),
+                                          ({"temperature": float("nan")}, "temperature")])
+def test_non_finite_weights_and_temperatures_are_refused_naming_the_argument(kwargs, name):
+    """nan / inf would turn the loss NaN at the first step (issue 30, item 14): refused when made, by name."""
+    with pytest.raises(ValueError, match=rf"^{name} must be a finite number"):
+        Distiller(**kwargs)
+    if name == "alpha_pt":
+        with pytest.raises(ValueError, match=r"^alpha_pt must be a finite number"):
+            DistillationStep(torch.nn.Linear(1, 1), Distiller(), **kwargs)
+    if name == "temperature":
+        with pytest.raises(ValueError, match=r"^temperature must be a finite number"):
+            soft_target_loss(torch.zeros(2, 3), torch.zeros(2, 3), kwargs["temperature"])
+
+
 def test_intermediate_pairs_map_each_copied_block_to_its_teacher_block():
     assert intermediate_pairs([0, 3, 5]) == [(1, 1), (2, 4)]                    # the last block is left out
     assert intermediate_pairs([0, 2, 4, 7, 9, 11]) == [(1, 1), (2, 3), (3, 5), (4, 8), (5, 10)]
