@@ -3,7 +3,7 @@
 With --quick (small sizes, few repeats: a smoke run, not a measurement) the sections go to
 docs/benchmarks-quick.md instead, with the figure and raw results as docs/*-quick.* beside it, so a smoke run never
 replaces the recorded numbers. Each benchmark module has `run(device: str, data: str | None, quick: bool) -> None`;
-the timing loop they share is bert/timing.py.
+the timing loop they share is bert/tools/timing.py.
 """
 
 from __future__ import annotations

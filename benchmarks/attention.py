@@ -5,7 +5,7 @@ mask and with a padding mask (B, 1, 1, T) whose second sequence is half padding 
 interleaved, the order rotating each round (reference, tiled, fused, then tiled, fused, reference, …), so machine
 noise hits all three alike; the table gives the median time and the ratio of medians to the reference.
 
-Time and peak memory come from `bert.timing.measure` (notebook 06 runs the same measurement live): the median
+Time and peak memory come from `bert.tools.timing.measure` (notebook 06 runs the same measurement live): the median
 of interleaved repeats, and the most bytes held at once *beyond what existed before the call*, counting the
 output — CPU: PyTorch's allocator events from `torch.profiler`; CUDA: `torch.cuda.max_memory_allocated()`.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from bert.attention import fused_attention, scaled_dot_product_attention, tiled_attention
-from bert.timing import measure as measure_fns
+from bert.tools.timing import measure as measure_fns
 
 from .report import command, machine, write_section
 

@@ -3,7 +3,7 @@ this recipe against the one before it, side by side.
 
 Each round builds both recipes from scratch into new temporary folders, the way `small_model()`'s first call does
 (`bert.pretraining.classroom.train_recipe`: vocabulary, examples, masks, the training loop, evaluations), the order
-alternating from round to round (bert/timing.py `interleaved`). The table gives every round's seconds, the medians
+alternating from round to round (bert/tools/timing.py `interleaved`). The table gives every round's seconds, the medians
 and the median per-round ratio, each recipe's held-out MLM accuracy, and the top three guesses of each model for
 notebook 04's `[MASK]` sentences (the builds are deterministic: every round gives the same model).
 
@@ -19,7 +19,7 @@ from typing import Any
 
 from bert import BertForMaskedLM
 from bert.pretraining.classroom import RECIPE, VERSION, train_recipe
-from bert.timing import interleaved, medians, ratios
+from bert.tools.timing import interleaved, medians, ratios
 from distil.demo import top_k
 from tokenization import BertTokenizer
 

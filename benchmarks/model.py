@@ -28,7 +28,7 @@ import torch
 
 from bert import BertConfig, BertModel
 from bert.checkpoint import to_hf_name
-from bert.timing import interleaved, medians, ratios, synchronizer
+from bert.tools.timing import interleaved, medians, ratios, synchronizer
 
 from .report import command, machine, write_section
 

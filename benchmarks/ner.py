@@ -11,7 +11,7 @@ DistilBERT student distilled from it, their entity-level F1 on dev and test, and
    on top: a 3-layer `DistilBertForTokenClassification`, distilled on the same batches (`DistillationStep`: soft
    targets at temperature T on every non-pad piece, the true labels on the labelled pieces, cosine of hidden states);
 3. dev and test precision / recall / F1 (`bert.ner.entity_scores`, the CoNLL definition), and inference time on dev
-   batches (interleaved, `bert.timing`).
+   batches (interleaved, `bert.tools.timing`).
 
 Floors (issue 16): teacher dev F1 ≥ 85% (goal 90%); student time ≤ 0.55× the teacher's. Devlin et al. 2019 Table 3
 report 96.4 dev F1 for BERT-base (cased); the uncased 6-layer, 384-wide MiniLM is expected well below that.
@@ -29,12 +29,12 @@ import torch
 from bert import BertForTokenClassification
 from bert.finetune import fine_tune
 from bert.ner import TokenClassificationData, entity_scores, label_list, predict_tags, read_conll
-from bert.timing import interleaved_times
+from bert.tools.timing import interleaved_times
 from bert.training import TrainingArguments, pad_batch
 from distil import student_from_teacher
 from distil.distiller import Distiller
 from distil.sentiment import default_teacher_dir, model_name
-from distil.tasks import DistillationStep
+from distil.step import DistillationStep
 from tokenization import BertTokenizer
 from tokenization.files import write_json
 
@@ -82,11 +82,12 @@ def run_conll(data_dir: str, budget: NerBudget = FULL, device: str = "cpu", log:
                                                      budget.max_length, budget.eval_limit)
             for name, file in (("dev", "valid"), ("test", "test"))}
 
-    def train_model(model, steps: int, lr: float, name: str, step=None) -> dict:
+    def train_model(model, steps: int, lr: float, name: str, compute_loss=None) -> dict:
         args = TrainingArguments(out=None, max_steps=steps, lr=lr, warmup=0.1, weight_decay=0.01, seed=budget.seed,
                                  eval_every=0, log_every=50, progress=budget.progress, desc=f"CoNLL {name}")
         wall, cpu = time.perf_counter(), time.process_time()
-        fine_tune(model, train, args, budget.batch_size, **({"step": step} if step else {}), device=device)
+        fine_tune(model, train, args, budget.batch_size, **({"compute_loss": compute_loss} if compute_loss else {}),
+                  device=device)
         return {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu}
 
     def score(model) -> dict:
@@ -113,7 +114,7 @@ def run_conll(data_dir: str, budget: NerBudget = FULL, device: str = "cpu", log:
     student = student_from_teacher(teacher)          # layers [0, 3, 5] and the classifier, as for SST-2
     distiller = Distiller(budget.alpha_ce, budget.alpha_mlm, budget.alpha_cos, budget.temperature)
     cost = train_model(student, budget.student_steps, budget.student_lr, "distilled student",
-                       step=DistillationStep(teacher, distiller))
+                       compute_loss=DistillationStep(teacher, distiller))
     results["student"] = {**score(student), **cost, "layers": student.config.n_layers,
                           "teacher_layers": student.teacher_layers,
                           "parameters": student.num_parameters()}

@@ -8,7 +8,7 @@ sizes this project trains: all-MiniLM-L6-v2's shape (the SST-2 and NER teacher, 
 
 The three variants start from the same weights and take the same steps; "max |Δw|" is the largest difference of their
 weights from the per-tensor variant's after all the steps — the same update, rounded differently. Steps are
-interleaved (bert/timing.py) and "×" is the median per-round ratio to the per-tensor time.
+interleaved (bert/tools/timing.py) and "×" is the median per-round ratio to the per-tensor time.
 
     python -m benchmarks --only optimizer [--quick]        # --quick: MiniLM only, 3 rounds
 """
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from bert import BertConfig, BertModel
-from bert.timing import interleaved, medians, ratios
+from bert.tools.timing import interleaved, medians, ratios
 from bert.training.schedule import build_optimizer
 
 from .report import command, machine, write_section

@@ -16,7 +16,7 @@ attention alone, on the same q, k, v, for:
 
 Sequence lengths are drawn uniformly from [T/4, T] (one row full), about 5/8 of the positions real — what
 fine-tuning batches padded to the longest sequence look like. Repeats are interleaved; medians and ratios to
-"masked" are reported, with the peak memory beyond the inputs (bert/timing.py `peak_memory`, as in
+"masked" are reported, with the peak memory beyond the inputs (bert/tools/timing.py `peak_memory`, as in
 benchmarks/attention.py).
 
     python -m benchmarks --only padding --device cuda     # bf16, B=32, T = 128, 512, 1024
@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 
 from bert.attention import fused_attention
-from bert.timing import interleaved, medians, peak_memory, ratios, synchronizer
+from bert.tools.timing import interleaved, medians, peak_memory, ratios, synchronizer
 
 from .report import command, machine, write_section
 from .unpad import pad, packing, unpad, unpadded_attention, varlen_attention

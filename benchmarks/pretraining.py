@@ -32,7 +32,7 @@ import time
 import torch
 
 from bert.pretraining.cli import pretrain
-from bert.timing import interleaved, medians, ratios, synchronizer
+from bert.tools.timing import interleaved, medians, ratios, synchronizer
 from bert.training.metrics import plot_metrics, read_metrics
 
 from tokenization.files import write_json

@@ -29,7 +29,7 @@ formula does not credit. MFU = F / (step time × R), with R the matmul FLOP/s me
 8192×8192×8192 on CUDA, fp32 (B·T × C)·(C × I) on the CPU — timed as one more contestant of the interleaved
 race (5 matmuls a round), so it meets the same machine noise as the steps; R is the median over the races.
 
-Steps are interleaved (bert/timing.py: ours, ours-all, transformers, matmul probe, then the order rotated by one,
+Steps are interleaved (bert/tools/timing.py: ours, ours-all, transformers, matmul probe, then the order rotated by one,
 …) so machine noise hits all alike; times are medians, and "× transformers" is the median of the per-round time
 ratios (< 1: faster than transformers).
 
@@ -47,7 +47,7 @@ import time
 import torch
 
 from bert import BertConfig, BertForPreTraining
-from bert.timing import interleaved, medians, ratios, synchronizer
+from bert.tools.timing import interleaved, medians, ratios, synchronizer
 
 from .model import transformers_twin
 from .report import command, machine, write_section

@@ -2,8 +2,9 @@
 
 All three encode the SST-2 training sentences (67,349; --quick: the first 4,000) with the real uncased vocabulary
 of the MiniLM checkpoint into input_ids, token_type_ids and attention_mask (no padding), and must agree on every
-id. Tokens/s = number of ids produced ([CLS] and [SEP] included) / seconds. Repeats are interleaved (bert/timing.py:
-scratch, fast, library, then the order rotated by one, ...) and the table gives medians and their ratios.
+id. Tokens/s = number of ids produced ([CLS] and [SEP] included) / seconds. Repeats are interleaved
+(bert/tools/timing.py: scratch, fast, library, then the order rotated by one, ...) and the table gives medians and
+their ratios.
 
   - from scratch, cold: a new BertTokenizer each repeat, so its word -> ids memo starts empty (one pass over a
     corpus, the honest figure);
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import os
 
-from bert.timing import interleaved, medians
+from bert.tools.timing import interleaved, medians
 from tokenization import BertTokenizer
 
 from .report import command, machine, write_section

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bert.attention import _check_dropout
+from bert.validation import check_dropout
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def varlen_attention(query: Tensor, key: Tensor, value: Tensor, p: Packing, drop
         if not isinstance(t, Tensor) or t.dim() != 3 or t.shape[0] != p.indices.numel():
             raise ValueError(f"{name} must have shape (N={p.indices.numel()}, heads, head_dim), got "
                              f"{tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__}")
-    _check_dropout(dropout_p)
+    check_dropout(dropout_p)
     if p.indices.numel() == 0:                                                # nothing but padding:
         return value.clone()                                                  # (0, H, Dv), still in the graph
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale

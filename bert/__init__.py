@@ -1,10 +1,10 @@
 """BERT from scratch: config, attention, position encodings, blocks, model, heads, checkpoints, pre-training."""
 
 from .config import PRESETS, BertConfig, count_parameters
-from .heads import BertForMaskedLM, BertForPreTraining
+from .heads import BertForMaskedLM, BertForNextSentencePrediction, BertForPreTraining
 from .model import BertModel
-from .tasks import (BertForMultipleChoice, BertForNextSentencePrediction, BertForQuestionAnswering,
-                    BertForSequenceClassification, BertForTokenClassification)
+from .tasks import (BertForMultipleChoice, BertForQuestionAnswering, BertForSequenceClassification,
+                    BertForTokenClassification)
 
 __all__ = ["BertConfig", "PRESETS", "count_parameters", "BertModel", "BertForPreTraining", "BertForMaskedLM",
            "BertForSequenceClassification", "BertForTokenClassification", "BertForQuestionAnswering",

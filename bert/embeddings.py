@@ -28,7 +28,7 @@ class BertEmbeddings(nn.Module):
 
     Submodules: `word_embeddings` (V×C; the [PAD] row starts at zero and gets no gradient, like HF's
     `padding_idx`), `position_embeddings` (P×C, `.weight`), `token_type_embeddings` (S×C, or None),
-    `layer_norm`, `dropout`. Inputs are assumed checked by the model (`bert.model.check_inputs`).
+    `layer_norm`, `dropout`. Inputs are assumed checked by the model (`bert.validation.check_inputs`).
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, max_position_embeddings: int = 512,

@@ -20,15 +20,14 @@ import no longer exists there (erratum 9): here it is `torch.optim.AdamW`.
 
 This file holds only what is fine-tuning's own: the TSV reader, the data in the shape the training loop reads
 (`ClassificationData`), the scores (accuracy, F1) and the CLI. The loop is the one every task uses
-(bert/training/loop.py), with the model's own loss as the step; DistilBERT uses all of it too
-(`python -m distil.finetune`, and task-specific distillation in `distil.tasks`).
+(bert/training/loop.py), with the model's own loss as its `compute_loss`; DistilBERT uses all of it too
+(`python -m distil.finetune`, and task-specific distillation in `distil.step`).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import logging
 import math
 import os
 import sys
@@ -41,13 +40,12 @@ from torch import Tensor, nn
 from tokenization.files import write_json
 
 from .config import read_config_json
-
 from .ner import TokenClassificationData, conll_data, evaluate_tagger, f_score
-from .training import ShardedBatches, Trainer, TrainingArguments, model_step, pad_batch
+from .training import ShardedBatches, Trainer, TrainingArguments, model_loss, pad_batch
 from .training.distributed import DistributedContext
-from .training.loop import Step
-from .training.runs import (COUNT, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, check_device, check_out, fit_length,
-                            model_folder, number, run_cli, start_run)
+from .training.loop import ComputeLoss
+from .training.runs import (COUNT, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, check_device, check_out,
+                            fit_length, load_checked, model_folder, number, run_cli, start_run)
 
 
 # ----------------------------------------------------------------------------- data
@@ -110,19 +108,24 @@ def read_tsv(path: str | os.PathLike, text_column: str = "sentence", label_colum
     return LabelledText(sentences, labels)
 
 
-def encode(tokenizer, sentences: Sequence[str], max_length: int) -> list[list[int]]:
-    """Token ids of each sentence, `[CLS] … [SEP]`, truncated to max_length, not padded (padding is per batch)."""
-    return list(tokenizer(list(sentences), truncation=True, max_length=max_length)["input_ids"])
+def encode(tokenizer, sentences: Sequence[str], max_length: int) -> tuple[list[list[int]], list[list[int]]]:
+    """(input_ids, attention_mask) of each sentence as the tokenizer gives them: `[CLS] … [SEP]`, truncated to
+    max_length, not padded (padding is per batch; pad_batch pads the mask with 0). A tokenizer that gives no mask
+    gets one of ones: nothing is padded yet."""
+    encoding = tokenizer(list(sentences), truncation=True, max_length=max_length)
+    ids = list(encoding["input_ids"])
+    masks = list(encoding["attention_mask"]) if "attention_mask" in encoding else [[1] * len(x) for x in ids]
+    return ids, masks
 
 
 class ClassificationData:
     """A labelled TSV in the shape the training loop reads (bert/training/batches.py `EpochData`): the same
     examples every epoch, in the order of the batch plan (shuffled, grouped by length). `collate` gives
-    input_ids, attention_mask (B, T) and labels (B,)."""
+    input_ids, attention_mask (B, T) — the tokenizer's, padded — and labels (B,)."""
 
     def __init__(self, table: LabelledText, tokenizer, max_length: int = 64):
         self.labels = table.labels
-        self.ids = encode(tokenizer, table.sentences, max_length)
+        self.ids, self.masks = encode(tokenizer, table.sentences, max_length)
         self.pad_id = tokenizer.pad_token_id
         self.num_labels = max(self.labels) + 1
 
@@ -138,7 +141,8 @@ class ClassificationData:
         return [len(x) for x in self.ids]
 
     def collate(self, epoch: int, indices: Sequence[int]) -> dict[str, Tensor]:
-        return pad_batch([{"input_ids": self.ids[i], "labels": self.labels[i]} for i in indices], self.pad_id)
+        return pad_batch([{"input_ids": self.ids[i], "attention_mask": self.masks[i], "labels": self.labels[i]}
+                          for i in indices], self.pad_id)
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -170,15 +174,18 @@ def classification_metrics(predictions: Sequence[int] | Tensor, labels: Sequence
 
 @torch.no_grad()
 def predict(model: nn.Module, ids: Sequence[Sequence[int]], batch_size: int = 64, pad_id: int = 0,
-            device: str | torch.device = "cpu") -> Tensor:
-    """Logits (N, K) of a classifier over id lists, in order, in eval mode (batches sorted by length for speed)."""
+            device: str | torch.device = "cpu", masks: Sequence[Sequence[int]] | None = None) -> Tensor:
+    """Logits (N, K) of a classifier over id lists, in order, in eval mode (batches sorted by length for speed).
+    masks: the tokenizer's attention_mask of each (None: 1 on every id)."""
     was_training = model.training
     model.eval()
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     out: list[Tensor] = [None] * len(ids)  # type: ignore[list-item]
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        batch = {k: v.to(device) for k, v in pad_batch([{"input_ids": ids[i]} for i in rows], pad_id).items()}
+        examples = [{"input_ids": ids[i]} if masks is None else {"input_ids": ids[i], "attention_mask": masks[i]}
+                    for i in rows]
+        batch = {k: v.to(device) for k, v in pad_batch(examples, pad_id).items()}
         logits = model(**batch).logits.float().cpu()
         for i, row in enumerate(rows):
             out[row] = logits[i]
@@ -188,19 +195,19 @@ def predict(model: nn.Module, ids: Sequence[Sequence[int]], batch_size: int = 64
 
 def evaluate_classifier(model: nn.Module, data: ClassificationData, device: torch.device | str = "cpu") -> dict:
     """Accuracy and F1 (`classification_metrics`) of a classifier on `data`, e.g. the dev set."""
-    logits = predict(model, data.ids, pad_id=data.pad_id, device=device)
+    logits = predict(model, data.ids, pad_id=data.pad_id, device=device, masks=data.masks)
     return classification_metrics(logits.argmax(-1), data.labels, max(data.num_labels, logits.shape[-1]))
 
 
 def fine_tune(model: nn.Module, train: ClassificationData | TokenClassificationData, args: TrainingArguments,
-              batch_size: int = 32, step: Step = model_step, evaluate: Callable[[nn.Module], dict] | None = None,
-              device: torch.device | str = "cpu") -> dict:
+              batch_size: int = 32, compute_loss: ComputeLoss = model_loss,
+              evaluate: Callable[[nn.Module], dict] | None = None, device: torch.device | str = "cpu") -> dict:
     """Train `model` on `train` with the one training loop: batches of `batch_size` sentences of similar length
-    (pools of 50 batches), `step` (default: the model's own loss on the labels; task-specific distillation passes
-    its own). Returns the loop's summary."""
+    (pools of 50 batches), `compute_loss` (default: the model's own loss on the labels; task-specific distillation
+    passes its own). Returns the loop's summary."""
     batches = ShardedBatches(train, batch_size, seed=args.seed, group_by_length=50)
     ctx = DistributedContext(device=torch.device(device))
-    return Trainer(model, batches, args, step=step, evaluate=evaluate, ctx=ctx).train()
+    return Trainer(model, batches, args, compute_loss=compute_loss, evaluate=evaluate, ctx=ctx).train()
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -257,26 +264,6 @@ def max_length(args: argparse.Namespace) -> int:
     if not isinstance(positions, int) or isinstance(positions, bool):
         return args.max_length or TASKS[args.task]     # no usable config.json: loading the model will say so
     return fit_length("--max-length", args.max_length, TASKS[args.task], positions, f"--model {args.model!r}")
-
-
-def load_checked(load: Callable[..., nn.Module], args: argparse.Namespace, num_labels: int) -> nn.Module:
-    """`load(…)`; a --model with a classifier for another number of labels is refused in one line saying what to
-    do (--ignore-mismatched-sizes starts a new one). The weights started anew are listed, as loading does."""
-    log = logging.getLogger("bert.checkpoint")              # its warning names a Python argument: said here instead
-    disabled, log.disabled = log.disabled, True
-    try:
-        model = load(args.model, num_labels, args.task, ignore_mismatched_sizes=True)
-    finally:
-        log.disabled = disabled
-    info = getattr(model, "loading_info", None) or {}
-    new, mismatched = info.get("newly_initialized", []), info.get("mismatched", [])
-    if mismatched and not args.ignore_mismatched_sizes:
-        raise ValueError(f"--model {args.model!r} has a classifier for {mismatched[0][1][0]} labels, the data have "
-                         f"{num_labels}: give --ignore-mismatched-sizes to start a new one on its encoder, or a "
-                         "--model without a classifier (the pre-trained model)")
-    if new or mismatched:
-        print(f"  newly initialised: {', '.join(new + [m[0] for m in mismatched])} (train them before use)", flush=True)
-    return model
 
 
 def task_data(args: argparse.Namespace, tokenizer) -> tuple[object, dict[str, object], int, Callable, list | None]:

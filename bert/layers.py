@@ -30,6 +30,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from .attention import MultiHeadAttention
+from .validation import check_block_arguments, check_choice, check_positive_ints
 
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
 
@@ -45,19 +46,12 @@ def activation(name: str) -> nn.Module:
             google-research/bert's TensorFlow `gelu` computes; the two differ by < 1e-3 (tests/bert/test_model.py).
     "relu"  max(0, x) (Vaswani et al. 2017 §3.3; DistilBERT can use it too).
     """
+    check_choice("activation", name, ACTIVATIONS)
     if name == "gelu":
         return nn.GELU()                                   # erf form
     if name in ("gelu_new", "gelu_pytorch_tanh"):
         return nn.GELU(approximate="tanh")                 # tanh approximation
-    if name == "relu":
-        return nn.ReLU()
-    raise ValueError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
-
-
-def _check_positive_int(**values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return nn.ReLU()                                       # "relu"
 
 
 class FeedForward(nn.Module):
@@ -70,7 +64,7 @@ class FeedForward(nn.Module):
 
     def __init__(self, hidden_size: int, intermediate_size: int, activation_name: str = "gelu"):
         super().__init__()
-        _check_positive_int(hidden_size=hidden_size, intermediate_size=intermediate_size)
+        check_positive_ints(hidden_size=hidden_size, intermediate_size=intermediate_size)
         self.linear1 = nn.Linear(hidden_size, intermediate_size)   # W₁, b₁
         self.act = activation(activation_name)
         self.linear2 = nn.Linear(intermediate_size, hidden_size)   # W₂, b₂
@@ -92,10 +86,7 @@ class EncoderBlock(nn.Module):
                  attention_dropout: float = 0.1, activation_name: str = "gelu", layer_norm_eps: float = 1e-12,
                  attn_implementation: str = "auto", pre_layer_norm: bool = False):
         super().__init__()
-        if not 0.0 <= hidden_dropout < 1.0:
-            raise ValueError(f"hidden_dropout must be in [0, 1), got {hidden_dropout!r}")
-        if not layer_norm_eps > 0:
-            raise ValueError(f"layer_norm_eps must be > 0, got {layer_norm_eps!r}")
+        check_block_arguments(hidden_dropout, layer_norm_eps)
         self.pre_layer_norm = bool(pre_layer_norm)
         self.attention = MultiHeadAttention(hidden_size, num_heads, dropout=attention_dropout,
                                             attn_implementation=attn_implementation)
@@ -146,7 +137,7 @@ class Encoder(nn.Module):
 
     def __init__(self, num_layers: int, **block_kwargs):
         super().__init__()
-        _check_positive_int(num_layers=num_layers)
+        check_positive_ints(num_layers=num_layers)
         self.layers = nn.ModuleList(EncoderBlock(**block_kwargs) for _ in range(num_layers))
         first = self.layers[0]
         self.final_layer_norm = None

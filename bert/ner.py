@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .heads import IGNORE_INDEX
+from .losses import IGNORE_INDEX
 from .training import pad_batch
 
 OUTSIDE = "O"                    # the tag of a word outside every entity
@@ -194,7 +194,8 @@ def word_tags(token_predictions: Sequence[int], starts: Sequence[int], n_words: 
 
 class TokenClassificationData:
     """Tagged sentences in the shape the training loop reads (bert/training/batches.py `EpochData`): `collate`
-    gives input_ids, attention_mask and labels (B, T), labels −100 where nothing is predicted.
+    gives input_ids, attention_mask and labels (B, T), labels −100 where nothing is predicted; each sentence keeps
+    its attention_mask (`masks`: 1 on each of its pieces, made with its ids) for pad_batch to pad.
 
     Words are split into pieces one by one (the tokenizer on each distinct word, without special tokens), so a
     piece never straddles two words: the word boundaries of the file are kept exactly."""
@@ -209,12 +210,13 @@ class TokenClassificationData:
         vocab = sorted({w for s in table.words for w in s})
         pieces = dict(zip(vocab, tokenizer(vocab, add_special_tokens=False)["input_ids"]))
         self.pad_id = tokenizer.pad_token_id
-        self.ids, self.targets, self.starts = [], [], []
+        self.ids, self.masks, self.targets, self.starts = [], [], [], []
         for words, tags in zip(table.words, table.tags):
             ids, targets, starts = align_labels([pieces[w] for w in words], [index[t] for t in tags],
                                                 tokenizer.cls_token_id, tokenizer.sep_token_id,
                                                 tokenizer.unk_token_id, max_length)
             self.ids.append(ids)
+            self.masks.append([1] * len(ids))                   # every piece is real until the batch pads it
             self.targets.append(targets)
             self.starts.append(starts)
         self.cut_words = sum(len(w) - len(s) for w, s in zip(table.words, self.starts))   # beyond max_length
@@ -232,7 +234,8 @@ class TokenClassificationData:
         return [len(x) for x in self.ids]
 
     def collate(self, epoch: int, indices: Sequence[int]) -> dict[str, Tensor]:
-        return pad_batch([{"input_ids": self.ids[i], "labels": self.targets[i]} for i in indices], self.pad_id)
+        return pad_batch([{"input_ids": self.ids[i], "attention_mask": self.masks[i], "labels": self.targets[i]}
+                          for i in indices], self.pad_id)
 
 
 def conll_data(train: str, others: dict[str, str | None], tokenizer, max_length: int = 128,
@@ -264,7 +267,7 @@ def predict_tags(model: nn.Module, data: TokenClassificationData, batch_size: in
     out: list[list[str]] = [[] for _ in data.ids]
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        batch = pad_batch([{"input_ids": data.ids[i]} for i in rows], data.pad_id)
+        batch = pad_batch([{"input_ids": data.ids[i], "attention_mask": data.masks[i]} for i in rows], data.pad_id)
         best = model(**{k: v.to(device) for k, v in batch.items()}).logits.argmax(-1).cpu()   # (B, T, K) -> (B, T)
         for b, i in enumerate(rows):
             out[i] = word_tags(best[b].tolist(), data.starts[i], len(data.table.words[i]), data.labels)

@@ -12,8 +12,8 @@ Both are called the same way, `module(position_ids) -> (..., dim)`, so a model c
   (article 004 §3.3.2). For an odd `dim` the last column is the sine of the unpaired index 2i = d − 1.
 
 Positions must lie in [0, max_len): a position outside the table is a ValueError naming it, never a silent
-wrap-around or an index error deep inside `F.embedding` — checked where values may be read back
-(`bert.validation.validates`: by default on CPU; on CUDA the embedding kernel's own index assert remains).
+wrap-around or an index error deep inside `F.embedding` — checked (`bert.validation.check_position_ids`) where
+values may be read back (`validates`: by default on CPU; on CUDA the embedding kernel's own index assert remains).
 """
 
 from __future__ import annotations
@@ -24,27 +24,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .validation import validates
+from .validation import check_position_ids, check_sin_cos_pairs, check_table_size, checked
 
 
-def _check_positions(position_ids: Tensor, max_len: int) -> None:
-    if not isinstance(position_ids, Tensor):
-        raise TypeError(f"position_ids must be a torch.Tensor of integer positions, got {type(position_ids).__name__}")
-    if position_ids.is_floating_point() or position_ids.is_complex() or position_ids.dtype == torch.bool:
-        raise TypeError(f"position_ids must be an integer tensor, got dtype {position_ids.dtype}")
-    if position_ids.numel() and validates(position_ids):                  # a value check: see bert/validation.py
-        lo, hi = (int(v) for v in torch.aminmax(position_ids))
-        if lo < 0 or hi >= max_len:
-            raise ValueError(f"position_ids must lie in [0, max_len={max_len}), got values in [{lo}, {hi}]")
-
-
+@checked(check_table_size)
 def sinusoidal_table(max_len: int, dim: int, base: float = 10000.0) -> Tensor:
     """The (max_len, dim) table PE(pos, 2i) = sin(pos/base^(2i/d)), PE(pos, 2i+1) = cos(pos/base^(2i/d)).
 
     Vaswani et al. 2017 §3.5; article 004 §3.3.2. Computed in float64, returned as float32.
     """
-    if max_len < 1 or dim < 1:
-        raise ValueError(f"max_len and dim must be positive, got max_len={max_len}, dim={dim}")
     pos = torch.arange(max_len, dtype=torch.float64)[:, None]              # (max_len, 1)
     two_i = torch.arange(0, dim, 2, dtype=torch.float64)                   # 2i = 0, 2, 4, …  (ceil(dim/2),)
     angle = pos / base ** (two_i / dim)                                    # pos / 10000^(2i/d)  (max_len, ceil(d/2))
@@ -67,7 +55,7 @@ class SinusoidalPositionEncoding(nn.Module):
         self.register_buffer("table", sinusoidal_table(max_len, dim, base), persistent=False)
 
     def forward(self, position_ids: Tensor) -> Tensor:
-        _check_positions(position_ids, self.max_len)
+        check_position_ids(position_ids, self.max_len)
         return F.embedding(position_ids, self.table)                       # (...) -> (..., dim)
 
     def extra_repr(self) -> str:
@@ -83,20 +71,20 @@ class LearnedPositionEmbedding(nn.Module):
 
     def __init__(self, max_len: int, dim: int, init_std: float = 0.02):
         super().__init__()
-        if max_len < 1 or dim < 1:
-            raise ValueError(f"max_len and dim must be positive, got max_len={max_len}, dim={dim}")
+        check_table_size(max_len, dim)
         self.dim, self.max_len = dim, max_len
         self.weight = nn.Parameter(torch.empty(max_len, dim))
         nn.init.normal_(self.weight, mean=0.0, std=init_std)
 
     def forward(self, position_ids: Tensor) -> Tensor:
-        _check_positions(position_ids, self.max_len)
+        check_position_ids(position_ids, self.max_len)
         return F.embedding(position_ids, self.weight)                      # (...) -> (..., dim)
 
     def extra_repr(self) -> str:
         return f"max_len={self.max_len}, dim={self.dim}"
 
 
+@checked(check_sin_cos_pairs)
 def relative_rotation(dim: int, k: int, base: float = 10000.0) -> Tensor:
     """The fixed linear map M_k with PE(pos + k) = M_k · PE(pos) for every pos (Vaswani et al. 2017 §3.5: "for any
     fixed offset k, PE_{pos+k} can be represented as a linear function of PE_pos").
@@ -106,8 +94,6 @@ def relative_rotation(dim: int, k: int, base: float = 10000.0) -> Tensor:
     Returned as a (dim, dim) float64 block-diagonal matrix; for an odd dim the unpaired last sine column has no
     partner, so only even dims are accepted.
     """
-    if dim % 2:
-        raise ValueError(f"relative_rotation needs an even dim (sin/cos pairs), got {dim}")
     m = torch.zeros(dim, dim, dtype=torch.float64)
     for i in range(dim // 2):
         b = k / base ** (2 * i / dim)

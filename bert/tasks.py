@@ -3,13 +3,13 @@
     sequence classification   logits = W_c · Dropout(pooled) + b_c                      (B, K)
     token classification      logits_i = W_c · Dropout(h_i) + b_c                       (B, T, K)
     question answering        start_i = S · h_i,  end_i = E · h_i                       (B, T) each
-    next sentence prediction  logits = W_nsp · pooled + b_nsp                           (B, 2)
     multiple choice           score_n = w · Dropout(pooled(context ⊕ choice_n)) + b    (B, N)
 
 Every class takes transformers' arguments in transformers' order — input_ids, attention_mask, token_type_ids,
 position_ids, inputs_embeds, then the labels under transformers' names — and the keyword-only
 output_attentions / output_hidden_states / return_dict; the parameter names match transformers' (checkpoint
-tables in bert/checkpoint.py), so each class loads the other library's checkpoint. Losses: bert/heads.py.
+tables in bert/checkpoint.py), so each class loads the other library's checkpoint. Losses: bert/losses.py; the
+pre-training classes (and next sentence prediction): bert/heads.py.
 
 Dimension legend
     B  batch    T  tokens    C  channels (hidden_size)    K  num_labels    N  choices
@@ -20,11 +20,17 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from .config import BertConfig
-from .heads import (NextSentenceHead, _check_labels, _classifier_dropout, cross_entropy_over_kept, labels_shaped,
-                    nsp_loss, sequence_classification_loss)
+from .losses import choice_loss, sequence_classification_loss, span_loss, token_classification_loss
 from .model import BertModel, BertPreTrainedModel
-from .outputs import (MultipleChoiceModelOutput, NextSentencePredictorOutput, QuestionAnsweringOutput,
-                      SequenceClassifierOutput, TokenClassifierOutput, finish)
+from .outputs import (MultipleChoiceModelOutput, QuestionAnsweringOutput, SequenceClassifierOutput,
+                      TokenClassifierOutput, finish)
+from .validation import check_choices, check_config, checked
+
+
+def classifier_dropout(config: BertConfig) -> nn.Dropout:
+    """The dropout before a task head: config.classifier_dropout, or hidden_dropout_prob when that is None (as HF)."""
+    p = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+    return nn.Dropout(p)
 
 
 class BertForSequenceClassification(BertPreTrainedModel):
@@ -39,7 +45,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
         self.config = config
         self.num_labels = config.num_labels
         self.bert = BertModel(config)
-        self.dropout = _classifier_dropout(config)
+        self.dropout = classifier_dropout(config)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.init_weights(self.classifier)
 
@@ -59,7 +65,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
 class BertForTokenClassification(BertPreTrainedModel):
     """logits_i = W_c · Dropout(h_i) + b_c for every token (Devlin et al. §5.3, NER); loss = cross-entropy over
     the tokens whose label is not −100 (label padding and word-piece continuations −100); labels (B, T) or flat
-    (B·T,); 0 when every label is −100 (transformers gives NaN here; we give 0: `cross_entropy_over_kept`)."""
+    (B·T,); 0 when every label is −100 (transformers gives NaN here; we give 0): `token_classification_loss`."""
 
     hf_architecture = "BertForTokenClassification"
 
@@ -68,7 +74,7 @@ class BertForTokenClassification(BertPreTrainedModel):
         self.config = config
         self.num_labels = config.num_labels
         self.bert = BertModel(config, add_pooling_layer=False)
-        self.dropout = _classifier_dropout(config)
+        self.dropout = classifier_dropout(config)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.init_weights(self.classifier)
 
@@ -80,11 +86,7 @@ class BertForTokenClassification(BertPreTrainedModel):
         out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, return_dict=True,
                         output_attentions=output_attentions, output_hidden_states=output_hidden_states)
         logits = self.classifier(self.dropout(out.last_hidden_state))       # (B, T, C) -> (B, T, K)
-        loss = None
-        if labels is not None:
-            labels = labels_shaped("labels", labels, tuple(logits.shape[:2]))
-            _check_labels("labels", labels, tuple(logits.shape[:2]), self.num_labels)
-            loss = cross_entropy_over_kept(logits, labels)                  # (B, T, K), (B, T); all −100: 0
+        loss = None if labels is None else token_classification_loss(logits, labels)   # all −100: 0
         return finish(TokenClassifierOutput(loss, logits, out.hidden_states, out.attentions), return_dict,
                       self.config)
 
@@ -93,15 +95,13 @@ class BertForQuestionAnswering(BertPreTrainedModel):
     """Span extraction (Devlin et al. §4.2, SQuAD): start_i = S · h_i, end_i = E · h_i (`qa_outputs`, C → 2);
     loss = (CE(start_logits, start) + CE(end_logits, end)) / 2, positions (B,) or (B, 1). As HF, positions outside
     the sequence are clamped to T and then ignored (an answer truncated away adds no loss); a CE with every
-    position ignored is 0 (transformers gives NaN here; we give 0)."""
+    position ignored is 0 (transformers gives NaN here; we give 0): `span_loss`."""
 
     hf_architecture = "BertForQuestionAnswering"
 
     def __init__(self, config: BertConfig):
         super().__init__()
-        if config.num_labels != 2:
-            raise ValueError(f"BertForQuestionAnswering scores a start and an end: config.num_labels must be 2, "
-                             f"got {config.num_labels}")
+        check_config(config, BertConfig, span_model="BertForQuestionAnswering")
         self.config = config
         self.bert = BertModel(config, add_pooling_layer=False)
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
@@ -128,64 +128,12 @@ def span_logits(qa_outputs: nn.Linear, h: Tensor) -> tuple[Tensor, Tensor]:
     return start.contiguous(), end.contiguous()
 
 
-def span_loss(start_logits: Tensor, end_logits: Tensor, start_positions: Tensor, end_positions: Tensor) -> Tensor:
-    """(CE(start_logits, start) + CE(end_logits, end)) / 2 with positions (B,) or (B, 1) clamped to [0, T] and T
-    ignored (transformers' `ignored_index`) — an answer truncated away adds nothing; all ignored: 0, not NaN."""
-    B, T = start_logits.shape
-    losses = []
-    for name, logits, pos in (("start_positions", start_logits, start_positions),
-                              ("end_positions", end_logits, end_positions)):
-        pos = labels_shaped(name, pos, (B,))
-        _check_labels(name, pos, (B,), None)
-        losses.append(cross_entropy_over_kept(logits, pos.clamp(0, T), ignore_index=T))
-    return (losses[0] + losses[1]) / 2
-
-
-class BertForNextSentencePrediction(BertPreTrainedModel):
-    """BERT with only the NSP head (`nsp_head`; transformers' `cls.seq_relationship`): logits (B, 2) on the pooled
-    [CLS], 0 = IsNext (B follows A), 1 = NotNext; loss (`labels` (B,) or (B, 1)) = `nsp_loss`. Devlin et al. 2019
-    §3.1 Task #2; article 003 §4.3."""
-
-    hf_architecture = "BertForNextSentencePrediction"
-
-    def __init__(self, config: BertConfig):
-        super().__init__()
-        self.config = config
-        self.bert = BertModel(config)
-        self.nsp_head = NextSentenceHead(config.hidden_size)
-        self.init_weights(self.nsp_head)
-
-    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
-                token_type_ids: Tensor | None = None, position_ids: Tensor | None = None,
-                inputs_embeds: Tensor | None = None, labels: Tensor | None = None, *,
-                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
-                return_dict: bool | None = None):
-        out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, return_dict=True,
-                        output_attentions=output_attentions, output_hidden_states=output_hidden_states)
-        logits = self.nsp_head(out.pooler_output)                           # (B, C) -> (B, 2)
-        loss = None if labels is None else nsp_loss(logits, labels)
-        return finish(NextSentencePredictorOutput(loss, logits, out.hidden_states, out.attentions), return_dict,
-                      self.config)
-
-
+@checked(check_choices)
 def flatten_choices(name: str, t: Tensor | None, trailing: int = 0) -> Tensor | None:
     """(B, N, T[, C]) → (B·N, T[, C]): every (context, choice_n) pair becomes one sequence of the batch.
-    `trailing` = 1 for inputs_embeds (its C stays). Shared with DistilBertForMultipleChoice."""
-    if t is None:
-        return None
-    if not isinstance(t, Tensor) or t.dim() != 3 + trailing:
-        shape = "(batch, num_choices, seq_len" + (", hidden_size)" if trailing else ")")
-        raise ValueError(f"{name} must have shape {shape} for multiple choice, got "
-                         f"{tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__}")
-    return t.reshape(-1, *t.shape[2:])                                      # (B, N, T, …) -> (B·N, T, …)
-
-
-def choice_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """CE over the N choices: −log softmax(logits)[y], mean over the questions whose label is not −100 (0 if
-    none); labels (B,) or (B, 1) hold the index of the right choice."""
-    labels = labels_shaped("labels", labels, (logits.shape[0],))
-    _check_labels("labels", labels, (logits.shape[0],), logits.shape[1])
-    return cross_entropy_over_kept(logits, labels)                          # (B, N), (B,)
+    `trailing` = 1 for inputs_embeds (its C stays); `name` names `t` in an error. Shared with
+    DistilBertForMultipleChoice."""
+    return None if t is None else t.reshape(-1, *t.shape[2:])             # (B, N, T, …) -> (B·N, T, …)
 
 
 class BertForMultipleChoice(BertPreTrainedModel):
@@ -199,7 +147,7 @@ class BertForMultipleChoice(BertPreTrainedModel):
         super().__init__()
         self.config = config
         self.bert = BertModel(config)
-        self.dropout = _classifier_dropout(config)
+        self.dropout = classifier_dropout(config)
         self.classifier = nn.Linear(config.hidden_size, 1)
         self.init_weights(self.classifier)
 
@@ -222,5 +170,4 @@ class BertForMultipleChoice(BertPreTrainedModel):
 
 
 __all__ = ["BertForSequenceClassification", "BertForTokenClassification", "BertForQuestionAnswering",
-           "BertForNextSentencePrediction", "BertForMultipleChoice", "flatten_choices", "choice_loss",
-           "span_logits", "span_loss"]
+           "BertForMultipleChoice", "classifier_dropout", "flatten_choices", "span_logits"]

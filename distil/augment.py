@@ -23,8 +23,8 @@ not the original label, labels the new sentence.
 
 `AugmentedData` wraps the training data of the loop (bert/training/batches.py `EpochData`): each batch is the
 original sentences, with their labels, followed by `copies` augmented versions of them labelled -100 (ignored by
-the task's loss, bert/heads.py), so the Distiller's L_mlm stays the loss on true labels while L_ce and L_cos also
-read the teacher on the new sentences (distil/tasks.py `DistillationStep`). A batch's replacements depend only on
+the task's loss, bert/losses.py), so the Distiller's L_mlm stays the loss on true labels while L_ce and L_cos also
+read the teacher on the new sentences (distil/step.py `DistillationStep`). A batch's replacements depend only on
 (seed, epoch, the batch's indices): the same plan gives the same sentences, in any order and after a resume.
 """
 
@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from bert.heads import IGNORE_INDEX
+from bert.losses import IGNORE_INDEX
 
 
 def whole_words(tokens: Sequence[str]) -> Tensor:

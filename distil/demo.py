@@ -38,17 +38,16 @@ import time
 import torch
 
 from bert import BertForMaskedLM
-from bert.pretraining import load_documents, split_heldout
+from bert.pretraining import load_documents, mlm_data, split_heldout
 from bert.pretraining.cli import pretrain
-from bert.timing import interleaved_times
+from bert.tools.timing import interleaved_times
 from bert.training import evaluate_mlm, read_metrics
 from bert.training.metrics import figure, save_figure
 from bert.training.runs import COUNT, POSITIVE_INT, number, run_cli
 from tokenization import BertTokenizer
 from tokenization.files import write_json, write_text
 
-from .model import DistilBertForMaskedLM
-from .tasks import mlm_data
+from .heads import DistilBertForMaskedLM
 from .train import distil
 
 MARKER = ".made-by-distil-demo"   # in --out: this folder is the demo's own, a rerun may replace what is in it

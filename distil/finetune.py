@@ -17,8 +17,7 @@ from bert.config import read_config_json
 from bert.finetune import build_parser, load_classifier, run
 from bert.training.runs import run_cli
 
-from .heads import DistilBertForTokenClassification
-from .model import DistilBertForSequenceClassification
+from .tasks import DistilBertForSequenceClassification, DistilBertForTokenClassification
 
 
 def load_any_classifier(path: str, num_labels: int | None, task: str = "classification",

@@ -1,144 +1,64 @@
-"""DistilBERT's fine-tuning heads beyond sequence classification: token classification, question answering and
-multiple choice — transformers' classes, with its parameter names, so checkpoints load both ways.
+"""DistilBERT's pre-training head: the masked-language model, BERT's MLM head on DistilBERT's encoder.
 
-    token classification  logits_i = W_c · Dropout(h_i) + b_c                       for every token i
-    question answering    (start_i, end_i) = W_qa · Dropout_qa(h_i) + b_qa          (W_qa: C → 2)
-    multiple choice       s_k = W_c · Dropout(ReLU(W_p h^(k)_[CLS] + b_p)) + b_c    one score per choice k;
-                          p(k) = softmax_k(s)
+    logits = LayerNorm(act(W_t h + b_t)) · E_tokenᵀ + b          — BERT's MLM head, the projector tied to E_token
+    L_mlm  = Σ_{i∈M} −log softmax(logits_i)[labels_i] / max(|M|, 1)     over the positions M whose label is not −100
 
-Devlin et al. 2019 §4 (Figure 4: a token-level classifier (NER, §5.3), a start/end span scorer (SQuAD, §4.2), and a
-score per choice (SWAG, §4.4)). The DistilBERT versions are HF's `modeling_distilbert` (Sanh et al. 2019 §4.1
-fine-tune DistilBERT on SQuAD v1.1, the span task): the token classifier uses `dropout`, the span scorer
-`qa_dropout`, and the multiple-choice head is the sequence classifier's `pre_classifier` → ReLU →
-`seq_classif_dropout` → `classifier`, with one output. The losses and the span / choice plumbing are BERT's
-(`bert.heads`, `bert.tasks`), written once for both.
+Sanh et al. 2019 §3 train DistilBERT on BERT's MLM objective (without NSP), as the L_mlm of the triple loss
+(distil/distiller.py); Devlin et al. 2019 §3.1 (Task #1) for the head and the loss (article 003 §4.2, erratum 8).
+HF's DistilBertForMaskedLM names the head `vocab_transform` → act → `vocab_layer_norm` → `vocab_projector`
+(distil/checkpoint.py translates). The fine-tuning heads are in distil/tasks.py — the split of bert/heads.py and
+bert/tasks.py.
 
 Dimension legend
-    B  batch    T  tokens    C  channels (dim)    K  num_labels    N  choices
+    B  batch    T  tokens    C  channels (dim)    V  vocab_size    N  labelled (masked) positions
 """
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from bert.heads import _check_labels, cross_entropy_over_kept, labels_shaped
-from bert.outputs import MultipleChoiceModelOutput, QuestionAnsweringOutput, TokenClassifierOutput, finish
-from bert.tasks import choice_loss, flatten_choices, span_logits, span_loss
+from bert.heads import MaskedLMHead, mlm_logits_and_loss
+from bert.outputs import MaskedLMOutput, finish
 
-from .config import DistilBertConfig
+from .config import LAYER_NORM_EPS, DistilBertConfig
 from .model import DistilBertModel, DistilBertPreTrainedModel
 
 
-class DistilBertForTokenClassification(DistilBertPreTrainedModel):
-    """logits_i = classifier(Dropout(h_i)) for every token (HF's DistilBertForTokenClassification: the dropout is
-    `config.dropout`, not `seq_classif_dropout`); loss = cross-entropy over the tokens whose label is not −100, 0
-    when every label is −100 (transformers gives NaN there; `bert.heads.cross_entropy_over_kept`). Labels (B, T),
-    or flat (B·T,) as transformers' `labels.view(-1)` also takes them."""
+class DistilBertForMaskedLM(DistilBertPreTrainedModel):
+    """DistilBERT + BERT's MLM head (HF: vocab_transform → act → vocab_layer_norm → vocab_projector, the
+    projector's weight tied to the word embeddings). loss = Σ_{i∈M} −log softmax(logits_i)[labels_i] / max(|M|, 1)
+    over the positions M whose label is not −100 (Devlin et al. 2019 §3.1; article 003 §4.2, erratum 8): bert/heads.py
+    `mlm_logits_and_loss`, shared with BERT's MLM classes.
 
-    hf_architecture = "DistilBertForTokenClassification"
+    `masked_only` (attribute, default False): when True and labels are given, the MLM head decodes only at the N
+    labelled positions, row-major, and the logits are (N, V): the same loss for a fraction of the decoder's cost;
+    set once by whoever builds the model for pre-training or distillation (`model.masked_only = True`)."""
+
+    hf_architecture = "DistilBertForMaskedLM"
 
     def __init__(self, config: DistilBertConfig):
         super().__init__()
+        if not config.tie_word_embeddings:
+            raise ValueError("DistilBertForMaskedLM: only tie_word_embeddings=True (the vocab projector is the "
+                             "word-embedding table, as in every released DistilBERT) is supported, got False")
         self.config = config
-        self.num_labels = config.num_labels
         self.distilbert = DistilBertModel(config)
-        self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(config.dim, config.num_labels)          # W_c, b_c
-        self.init_weights(self.classifier)
+        self.mlm_head = MaskedLMHead(config.dim, config.vocab_size, config.activation, LAYER_NORM_EPS)
+        self.init_weights(self.mlm_head)
+        self.masked_only = False                                              # see the class docstring
 
     def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
                 inputs_embeds: Tensor | None = None, labels: Tensor | None = None,
                 position_ids: Tensor | None = None, *, token_type_ids: Tensor | None = None,
                 output_attentions: bool | None = None, output_hidden_states: bool | None = None,
-                return_dict: bool | None = None):
+                return_dict: bool | None = None) -> MaskedLMOutput | tuple:
+        """As BertForMaskedLM: logits (B, T, V), or (N, V) at the labelled positions with `self.masked_only`."""
         out = self.distilbert(input_ids, attention_mask, inputs_embeds, position_ids, token_type_ids=token_type_ids,
                               output_attentions=output_attentions, output_hidden_states=output_hidden_states,
                               return_dict=True)
-        logits = self.classifier(self.dropout(out.last_hidden_state))       # (B, T, C) -> (B, T, K)
-        loss = None
-        if labels is not None:
-            labels = labels_shaped("labels", labels, tuple(logits.shape[:2]))   # (B, T) or (B·T,) -> (B, T)
-            _check_labels("labels", labels, tuple(logits.shape[:2]), self.num_labels)
-            loss = cross_entropy_over_kept(logits, labels)                   # all −100: 0, not NaN
-        return finish(TokenClassifierOutput(loss, logits, out.hidden_states, out.attentions), return_dict,
-                      self.config)
+        E = self.distilbert.embeddings.word_embeddings.weight                 # (V, C), the tied projector weight
+        logits, loss = mlm_logits_and_loss(self.mlm_head, out.last_hidden_state, E, labels, self.masked_only)
+        return finish(MaskedLMOutput(loss, logits, out.hidden_states, out.attentions), return_dict, self.config)
 
 
-class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
-    """Span extraction: start_i, end_i = qa_outputs(Dropout_qa(h_i)) (HF's DistilBertForQuestionAnswering; the
-    `qa_dropout` before qa_outputs is DistilBERT's, BERT's QA head has none); loss = `bert.tasks.span_loss`,
-    (CE(start_logits, start) + CE(end_logits, end)) / 2, positions (B,) or (B, 1), those beyond the sequence
-    clamped to T and ignored, as in BertForQuestionAnswering and HF; every position ignored: 0 (transformers: NaN)."""
-
-    hf_architecture = "DistilBertForQuestionAnswering"
-
-    def __init__(self, config: DistilBertConfig):
-        super().__init__()
-        if config.num_labels != 2:
-            raise ValueError("DistilBertForQuestionAnswering scores a start and an end: config.num_labels must be 2, "
-                             f"got {config.num_labels}")
-        self.config = config
-        self.distilbert = DistilBertModel(config)
-        self.dropout = nn.Dropout(config.qa_dropout)
-        self.qa_outputs = nn.Linear(config.dim, 2)                           # W_qa, b_qa: start and end scores
-        self.init_weights(self.qa_outputs)
-
-    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
-                inputs_embeds: Tensor | None = None, start_positions: Tensor | None = None,
-                end_positions: Tensor | None = None, position_ids: Tensor | None = None, *,
-                token_type_ids: Tensor | None = None, output_attentions: bool | None = None,
-                output_hidden_states: bool | None = None, return_dict: bool | None = None):
-        out = self.distilbert(input_ids, attention_mask, inputs_embeds, position_ids, token_type_ids=token_type_ids,
-                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-                              return_dict=True)
-        start_logits, end_logits = span_logits(self.qa_outputs, self.dropout(out.last_hidden_state))  # 2 × (B, T)
-        loss = None
-        if start_positions is not None and end_positions is not None:
-            loss = span_loss(start_logits, end_logits, start_positions, end_positions)
-        return finish(QuestionAnsweringOutput(loss, start_logits, end_logits, out.hidden_states, out.attentions),
-                      return_dict, self.config)
-
-
-class DistilBertForMultipleChoice(DistilBertPreTrainedModel):
-    """One score per choice: each of the N (prompt, choice_n) sequences runs through DistilBERT as its own row, its
-    [CLS] state through pre_classifier → ReLU → Dropout(seq_classif_dropout) → classifier (C → 1); the N scores are
-    a softmax over the choices, loss = `bert.tasks.choice_loss` (labels (B,) = the right choice; HF's
-    DistilBertForMultipleChoice). Inputs (B, N, T) — input_ids, attention_mask, position_ids, token_type_ids — or
-    inputs_embeds (B, N, T, C). Transformers' DistilBERT does not flatten position_ids (a (B, N, T) tensor fails
-    there); we flatten them as its BertForMultipleChoice does."""
-
-    hf_architecture = "DistilBertForMultipleChoice"
-
-    def __init__(self, config: DistilBertConfig):
-        super().__init__()
-        self.config = config
-        self.distilbert = DistilBertModel(config)
-        self.pre_classifier = nn.Linear(config.dim, config.dim)              # W_p, b_p
-        self.dropout = nn.Dropout(config.seq_classif_dropout)
-        self.classifier = nn.Linear(config.dim, 1)                           # W_c, b_c: one score per choice
-        self.init_weights(self.pre_classifier, self.classifier)
-
-    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
-                inputs_embeds: Tensor | None = None, labels: Tensor | None = None,
-                position_ids: Tensor | None = None, *, token_type_ids: Tensor | None = None,
-                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
-                return_dict: bool | None = None):
-        given = input_ids if input_ids is not None else inputs_embeds
-        N = given.shape[1] if isinstance(given, Tensor) and given.dim() > 1 else 0   # choices per question
-        out = self.distilbert(flatten_choices("input_ids", input_ids),                # (B, N, T) -> (B·N, T)
-                              flatten_choices("attention_mask", attention_mask),
-                              flatten_choices("inputs_embeds", inputs_embeds, trailing=1),
-                              flatten_choices("position_ids", position_ids),
-                              token_type_ids=flatten_choices("token_type_ids", token_type_ids),
-                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-                              return_dict=True)
-        cls = out.last_hidden_state[:, 0]                                    # [CLS]: (B·N, T, C) -> (B·N, C)
-        scores = self.classifier(self.dropout(torch.relu(self.pre_classifier(cls))))   # (B·N, C) -> (B·N, 1)
-        logits = scores.reshape(-1, N)                                       # (B·N, 1) -> (B, N)
-        loss = None if labels is None else choice_loss(logits, labels)
-        return finish(MultipleChoiceModelOutput(loss, logits, out.hidden_states, out.attentions), return_dict,
-                      self.config)
-
-
-__all__ = ["DistilBertForTokenClassification", "DistilBertForQuestionAnswering", "DistilBertForMultipleChoice"]
+__all__ = ["DistilBertForMaskedLM"]

@@ -7,7 +7,7 @@ DistilBERT's student is trained on a linear combination (Sanh et al. 2019, §3 "
 
 - `soft_target_loss` — L_ce, the distillation loss of Hinton, Vinyals & Dean 2015, "Distilling the Knowledge in
   a Neural Network", §2: the student matches the teacher's *softened* distribution softmax(z/T).
-- L_mlm — BERT's masked-language-model cross-entropy on the masked positions only: `bert.heads.mlm_loss`, the
+- L_mlm — BERT's masked-language-model cross-entropy on the masked positions only: `bert.losses.mlm_loss`, the
   one MLM loss of the project (Devlin et al. 2019 §3.1, Task #1; article 003 §4.2, with erratum 8), not
   repeated here.
 - `cosine_loss` — L_cos, which aligns the directions of the student's and the teacher's hidden states.
@@ -21,42 +21,23 @@ was trained on the same corpus as BERT, with exactly these three losses.
 
 Shapes: logits (*, V) with any leading dims (B, T) or (B,); a `mask` (*,) bool, True = "this position counts".
 Every loss is a mean over the positions that count, so its size does not depend on the batch or the padding.
+The argument checks are in distil/validation.py, attached with `@checked(...)`: each body starts with its formula.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bert.heads import _upcast  # fp16/bf16 -> fp32 for the softmax and the sums
+from bert.losses import upcast  # fp16/bf16 -> fp32 for the softmax and the sums
+from bert.validation import checked
+
+from .validation import check_cosine_loss, check_patient_loss, check_soft_target_loss
 
 
-def _select(x: Tensor, mask: Tensor | None, name: str) -> Tensor:
-    """Rows of x (*, V) where mask (*,) is True, flattened to (N, V)."""
-    if mask is None:
-        return x.reshape(-1, x.shape[-1])                                     # (*, V) -> (N, V)
-    if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
-        raise TypeError(f"mask must be a bool tensor (True = position counts), got "
-                        f"{mask.dtype if isinstance(mask, Tensor) else type(mask).__name__}")
-    if mask.shape != x.shape[:-1]:
-        raise ValueError(f"mask must have the shape of {name} without its last dim, {tuple(x.shape[:-1])}, "
-                         f"got {tuple(mask.shape)}")
-    return x[mask]                                                            # (*, V) -> (N, V)
-
-
-def _check_pair(student: Tensor, teacher: Tensor, names: tuple[str, str]) -> None:
-    for name, t in zip(names, (student, teacher)):
-        if not isinstance(t, Tensor) or not t.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor, got "
-                            f"{t.dtype if isinstance(t, Tensor) else type(t).__name__}")
-    if student.shape != teacher.shape:
-        raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {tuple(student.shape)} and "
-                         f"{tuple(teacher.shape)}")
-
-
+@checked(check_soft_target_loss)
 def soft_target_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float = 2.0,
                      mask: Tensor | None = None) -> Tensor:
     """L_ce = T² · mean over counted positions of KL( softmax(t/T) ‖ softmax(s/T) ).
@@ -75,19 +56,13 @@ def soft_target_loss(student_logits: Tensor, teacher_logits: Tensor, temperature
     `mask` (*,) picks the positions that count (non-pad tokens, or the MLM positions only); without it every
     position counts. Returns a scalar; 0 (still attached to the graph) when no position counts.
     """
-    _check_pair(student_logits, teacher_logits, ("student_logits", "teacher_logits"))
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
-    s = _select(student_logits, mask, "student_logits")                       # (N, V)
-    t = _select(teacher_logits.detach(), mask, "teacher_logits")              # (N, V)
-    if s.shape[0] == 0:
-        return student_logits.sum() * 0.0
-    log_p_s = F.log_softmax(_upcast(s) / temperature, dim=-1)                  # log softmax(s/T)
-    log_p_t = F.log_softmax(_upcast(t) / temperature, dim=-1)                  # log softmax(t/T)
+    log_p_s = F.log_softmax(upcast(counted(student_logits, mask)) / temperature, dim=-1)         # log softmax(s/T)
+    log_p_t = F.log_softmax(upcast(counted(teacher_logits.detach(), mask)) / temperature, dim=-1)  # log softmax(t/T)
     kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1)                        # KL(p_t ‖ p_s) per position  (N,)
-    return temperature ** 2 * kl.mean()                                       # T² · mean
+    return temperature ** 2 * mean_or_zero(kl, student_logits)                # T² · mean
 
 
+@checked(check_cosine_loss)
 def cosine_loss(student_hidden: Tensor, teacher_hidden: Tensor, mask: Tensor | None = None) -> Tensor:
     """L_cos = mean over counted positions of 1 − cos(h_s, h_t),   cos(a, b) = a·b / (‖a‖ ‖b‖).
 
@@ -97,15 +72,12 @@ def cosine_loss(student_hidden: Tensor, teacher_hidden: Tensor, mask: Tensor | N
     size" would make it impossible). Depends only on directions: scaling either side by c > 0 leaves it as is.
     `mask` (*,) True = the position counts (attention_mask.bool()). The teacher's side is detached.
     """
-    _check_pair(student_hidden, teacher_hidden, ("student_hidden", "teacher_hidden"))
-    s = _select(student_hidden, mask, "student_hidden")                       # (N, C)
-    t = _select(teacher_hidden.detach(), mask, "teacher_hidden")              # (N, C)
-    if s.shape[0] == 0:
-        return student_hidden.sum() * 0.0
-    cos = F.cosine_similarity(_upcast(s), _upcast(t), dim=-1, eps=1e-8)         # (N,)
-    return (1.0 - cos).mean()
+    cos = F.cosine_similarity(upcast(counted(student_hidden, mask)), upcast(counted(teacher_hidden.detach(), mask)),
+                              dim=-1, eps=1e-8)                                # cos(h_s, h_t) per position  (N,)
+    return mean_or_zero(1.0 - cos, student_hidden)
 
 
+@checked(check_patient_loss)
 def patient_loss(student_states: Sequence[Tensor], teacher_states: Sequence[Tensor]) -> Tensor:
     """L_pt = mean over the M layer pairs j and the N sentences i of ‖ s_ij/‖s_ij‖ − t_ij/‖t_ij‖ ‖²  (= 2 − 2·cos).
 
@@ -116,14 +88,21 @@ def patient_loss(student_states: Sequence[Tensor], teacher_states: Sequence[Tens
     the depth. For unit vectors ‖â − b̂‖² = 2 − 2·â·b̂: twice a cosine loss, directions only.
     student_states[j], teacher_states[j]: (N, C), the j-th pair; the teacher's side is detached.
     """
-    if len(student_states) != len(teacher_states) or not student_states:
-        raise ValueError(f"student_states and teacher_states must be non-empty lists of the same length, got "
-                         f"{len(student_states)} and {len(teacher_states)}")
-    total = None
-    for j, (s, t) in enumerate(zip(student_states, teacher_states)):
-        _check_pair(s, t, (f"student_states[{j}]", f"teacher_states[{j}]"))
-        a = F.normalize(_upcast(s), dim=-1, eps=1e-8)                           # s / ‖s‖
-        b = F.normalize(_upcast(t.detach()), dim=-1, eps=1e-8)                  # t / ‖t‖
-        d = (a - b).pow(2).sum(-1).mean()                                       # mean_i ‖â − b̂‖²
-        total = d if total is None else total + d
-    return total / len(student_states)
+    gaps = [(F.normalize(upcast(s), dim=-1, eps=1e-8) - F.normalize(upcast(t.detach()), dim=-1, eps=1e-8))  # ŝ − t̂
+            .pow(2).sum(-1).mean()                                             # mean_i ‖ŝ_ij − t̂_ij‖²
+            for s, t in zip(student_states, teacher_states)]
+    return sum(gaps) / len(gaps)                                               # mean over the M pairs
+
+
+# ---------------------------------------------------------------- the positions that count
+def counted(x: Tensor, mask: Tensor | None) -> Tensor:
+    """Rows of x (*, V) where mask (*,) is True, flattened to (N, V); every row without a mask."""
+    return x.reshape(-1, x.shape[-1]) if mask is None else x[mask]          # (*, V) -> (N, V)
+
+
+def mean_or_zero(values: Tensor, like: Tensor) -> Tensor:
+    """The mean of values (N,); 0, still attached to `like`'s graph, when no position counts (N = 0)."""
+    return values.mean() if values.shape[0] else like.sum() * 0.0
+
+
+__all__ = ["soft_target_loss", "cosine_loss", "patient_loss", "counted", "mean_or_zero"]

@@ -9,10 +9,10 @@
    and with `Budget.alpha_pt` on the intermediate layers' [CLS] states (patient distillation, Sun et al. 2019);
 3. the same student (same initialisation, same batches, same steps) trained on the hard labels alone — what
    distillation adds;
-4. parameters, SST-2 dev accuracy / F1 and inference time per batch (interleaved, `bert.timing`).
+4. parameters, SST-2 dev accuracy / F1 and inference time per batch (interleaved, `bert.tools.timing`).
 
 All three train with the one training loop (`bert.finetune.fine_tune` → bert/training/loop.py) on the same batch
-plan; the distilled student's step is `distil.tasks.DistillationStep`.
+plan; the distilled student's step is `distil.step.DistillationStep`.
 
 Sanh et al. 2019 §4 (Table 1: DistilBERT keeps 97% of BERT's GLUE score, 91.3 vs 92.7 dev accuracy on SST-2);
 Hinton et al. 2015 §2. `benchmarks/distil.py` runs it with the full budget, `python -m distil.demo --data DIR`
@@ -30,14 +30,14 @@ import torch
 
 from bert import BertForSequenceClassification
 from bert.finetune import ClassificationData, evaluate_classifier, fine_tune, read_tsv
-from bert.timing import interleaved_times
+from bert.tools.timing import interleaved_times
 from bert.training import TrainingArguments, pad_batch
 from tokenization import BertTokenizer
 
 from .augment import augmented_data
 from .distiller import Distiller
 from .student import student_from_teacher
-from .tasks import DistillationStep
+from .step import DistillationStep
 
 
 @dataclass
@@ -106,7 +106,8 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
     def score(model) -> dict:
         return evaluate_classifier(model, dev, device)
 
-    def train_model(model, steps: int, lr: float, name: str, step=None, eval_every: int = 0, data=train) -> dict:
+    def train_model(model, steps: int, lr: float, name: str, compute_loss=None, eval_every: int = 0,
+                    data=train) -> dict:
         """Train on the same batches every run; with eval_every, also score dev at step 0, every eval_every steps
         and at the end (eval mode draws no random numbers, so the training itself is unchanged)."""
         curve: list[dict] = []
@@ -119,7 +120,7 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
         args = TrainingArguments(out=None, max_steps=steps, lr=lr, warmup=0.1, weight_decay=0.01, seed=budget.seed,
                                  eval_every=eval_every, log_every=50, progress=budget.progress, desc=f"SST-2 {name}")
         wall, cpu = time.perf_counter(), time.process_time()
-        fine_tune(model, data, args, budget.batch_size, **({"step": step} if step else {}),
+        fine_tune(model, data, args, budget.batch_size, **({"compute_loss": compute_loss} if compute_loss else {}),
                   evaluate=evaluate if eval_every else None, device=device)
         return {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu,
                 **({"curve": curve} if eval_every else {})}
@@ -147,7 +148,7 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
 
     log(f"[2/3] distilling a half-depth student ({budget.student_steps} steps)")
     student = student_from_teacher(teacher)
-    distiller = Distiller(budget.alpha_ce, budget.alpha_mlm, budget.alpha_cos, budget.temperature)
+    distiller = Distiller(budget.alpha_ce, budget.alpha_mlm, budget.alpha_cos, budget.temperature, budget.alpha_pt)
     data = train
     if budget.augment_copies:
         log(f"  with {budget.augment_copies} augmented cop{'y' if budget.augment_copies == 1 else 'ies'} of each "
@@ -155,7 +156,7 @@ def run_sst2(data_dir: str, budget: Budget = Budget(), model_dir: str | None = N
         data = augmented_data(train, teacher, tok, budget.augment_p, budget.augment_k, budget.augment_copies,
                               budget.seed)
     cost = train_model(student, budget.student_steps, budget.student_lr, "distilled student",
-                       step=DistillationStep(teacher, distiller, budget.alpha_pt), data=data,
+                       compute_loss=DistillationStep(teacher, distiller), data=data,
                        eval_every=budget.student_eval_every)
     curves = {"distilled": accuracy_curve(cost)} if "curve" in cost else {}
     results["student_distilled"] = {**score(student), **cost,

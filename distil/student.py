@@ -48,8 +48,10 @@ from bert import (BertForMaskedLM, BertForMultipleChoice, BertForPreTraining, Be
 from bert.position import LearnedPositionEmbedding
 
 from .config import DistilBertConfig
-from .heads import DistilBertForMultipleChoice, DistilBertForQuestionAnswering, DistilBertForTokenClassification
-from .model import DistilBertForMaskedLM, DistilBertForSequenceClassification, DistilBertModel
+from .heads import DistilBertForMaskedLM
+from .model import DistilBertModel
+from .tasks import (DistilBertForMultipleChoice, DistilBertForQuestionAnswering, DistilBertForSequenceClassification,
+                    DistilBertForTokenClassification)
 
 # teacher class -> student class; the first match wins (BertModel last: the task classes are not BertModels)
 STUDENT_CLASSES = ((BertForPreTraining, DistilBertForMaskedLM), (BertForMaskedLM, DistilBertForMaskedLM),

@@ -1,154 +1,179 @@
-"""Distillation as a task of the one training loop: its data, its step, its plot.
+"""DistilBERT's fine-tuning heads — sequence classification, token classification, question answering and multiple
+choice: transformers' classes, with its parameter names, so checkpoints load both ways.
 
-The loop is bert/training/loop.py — AdamW without decay on biases/LayerNorm, warmup then linear decay, clipping,
-accumulation, autocast on CUDA, metrics.jsonl, a progress bar, atomic checkpoints, `resume`, and several processes
-under torchrun. It trains the *student*: checkpoints hold the student only and DDP wraps the student only; the
-teacher lives in the step. What this file adds:
+    sequence classification  logits = W_c · Dropout(ReLU(W_p h_[CLS] + b_p)) + b_c   (BERT's pooler: tanh)
+    token classification     logits_i = W_c · Dropout(h_i) + b_c                      for every token i
+    question answering       (start_i, end_i) = W_qa · Dropout_qa(h_i) + b_qa         (W_qa: C → 2)
+    multiple choice          s_k = W_c · Dropout(ReLU(W_p h^(k)_[CLS] + b_p)) + b_c   one score per choice k;
+                             p(k) = softmax_k(s)
 
-- `mlm_data`: general distillation data — the pre-training pipeline (corpus → held-out documents → WordPiece ids
-  → `[CLS] A [SEP] B [SEP]` examples → 80/10/10 masks), with the *teacher's* vocabulary. (Task-specific
-  distillation reads a labelled TSV: `bert.finetune.ClassificationData`.)
-- `DistillationStep`: step(student, batch) → (loss, parts) — the teacher's outputs, the student's, and the
-  Distiller's α_ce·L_ce + α_mlm·L_mlm + α_cos·L_cos (distil/distiller.py); the loop logs the three parts in its
-  "train" records;
-- `student_only_step`: the control experiment's step — the same student on the same batches with L_mlm alone
-  (no teacher), so that what distillation adds can be measured;
-- `plot_distillation`: the parts of the loss and the held-out score against steps.
+Devlin et al. 2019 §4 (Figure 4: a sentence classifier on [CLS] (GLUE, §4.1), a token-level classifier (NER, §5.3),
+a start/end span scorer (SQuAD, §4.2), and a score per choice (SWAG, §4.4)). The DistilBERT versions are HF's
+`modeling_distilbert` (Sanh et al. 2019 §4.1 fine-tune DistilBERT on GLUE and on SQuAD v1.1): the sequence
+classifier and the multiple-choice head are `pre_classifier` → ReLU → `seq_classif_dropout` → `classifier`, the
+token classifier uses `dropout`, the span scorer `qa_dropout`. The losses are BERT's (`bert.losses`) and the span /
+choice plumbing too (`bert.tasks`), written once for both. The pre-training head (MLM) is in distil/heads.py — the
+split of bert/heads.py and bert/tasks.py.
+
+Dimension legend
+    B  batch    T  tokens    C  channels (dim)    K  num_labels    N  choices
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import Tensor, nn
 
-from bert.pretraining import MaskingSpec, PretrainingData, load_documents, split_heldout, tokenize_documents
-from bert.pretraining.cli import heldout_batches
-from bert.training import model_inputs, read_metrics
-from bert.training.metrics import figure, save_figure
+from bert.losses import choice_loss, sequence_classification_loss, span_loss, token_classification_loss
+from bert.outputs import (MultipleChoiceModelOutput, QuestionAnsweringOutput, SequenceClassifierOutput,
+                          TokenClassifierOutput, finish)
+from bert.tasks import flatten_choices, span_logits
+from bert.validation import check_config
 
-from .distiller import Distiller
-from .losses import patient_loss
-
-
-# ----------------------------------------------------------------------------- data
-def mlm_data(corpus: Sequence[str], tokenizer, seq_len: int = 128, seed: int = 0, heldout_fraction: float = 0.05,
-             eval_examples: int = 1000, eval_batch_size: int = 64,
-             short_seq_prob: float = 0.1) -> tuple[PretrainingData, list[dict[str, Tensor]], dict[str, int]]:
-    """(training data, held-out batches, stats) for MLM distillation, built as `python -m bert.pretrain` builds
-    them: the same held-out split of whole documents (a teacher pre-trained there is scored on text it never saw)
-    and, with the teacher's vocabulary and the same seq_len, the very same evaluation batches."""
-    documents = load_documents(list(corpus))
-    train_docs, heldout_docs = split_heldout(documents, heldout_fraction)
-    spec = MaskingSpec.from_tokenizer(tokenizer, max_predictions=-(-seq_len * 15 // 100))
-    ids = dict(pad_id=tokenizer.pad_token_id, cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id)
-    train = PretrainingData(tokenize_documents(train_docs, tokenizer), spec, seq_len=seq_len, seed=seed,
-                            short_seq_prob=short_seq_prob, **ids)
-    heldout = PretrainingData(tokenize_documents(heldout_docs, tokenizer), spec, seq_len=seq_len, seed=0,
-                              short_seq_prob=short_seq_prob, dynamic=True, **ids)
-    batches = heldout_batches(heldout, eval_examples, eval_batch_size)       # the evaluation set of bert.pretrain
-    stats = {"train_documents": len(train_docs), "heldout_documents": len(heldout_docs),
-             "train_examples_epoch0": train.num_examples(0),
-             "heldout_examples": sum(len(b["input_ids"]) for b in batches)}
-    return train, batches, stats
+from .config import DistilBertConfig
+from .model import DistilBertModel, DistilBertPreTrainedModel
 
 
-# ----------------------------------------------------------------------------- the step
-class DistillationStep:
-    """step(student, batch) -> (loss, parts) for the training loop (general and task-specific distillation alike).
+class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
+    """logits = classifier(Dropout(ReLU(pre_classifier(h_[CLS])))) — DistilBERT's head on the [CLS] hidden state
+    (HF's DistilBertForSequenceClassification; `seq_classif_dropout`). BERT instead feeds tanh(pooler) to its
+    classifier. Loss as BertForSequenceClassification (and HF), `bert.losses.sequence_classification_loss`: chosen by
+    config.problem_type, or when it is None: num_labels == 1 → MSE; integer labels (B,) or (B, 1) → cross-entropy;
+    float labels (B, K) → multi-label BCE."""
 
-    The teacher runs first, without gradients; then the student; then the Distiller's triple loss on the two:
-    - L_ce on the logits' rows that count: every non-pad token for (B, T, V) logits (the published recipe), every
-      row for (N, V) logits (both models with `masked_only = True`: the masked positions only) or (B, K) logits
-      (a task: one row per sentence);
-    - L_mlm = the student's own loss on the batch's labels (masked tokens, or the task's classes);
-    - L_cos on the last hidden states of the non-pad tokens (asked for only when α_cos > 0);
-    - with `alpha_pt` > 0, also α_pt · L_pt (`distil.losses.patient_loss`) on the [CLS] states of the student's
-      intermediate layers and of the teacher layers they were copied from (`intermediate_pairs`), logged as
-      "pt_loss".
+    hf_architecture = "DistilBertForSequenceClassification"
 
-    The teacher is held here, not inside the student: it is not trained, not saved with the student, not wrapped by
-    DistributedDataParallel, and its parameters never reach the optimizer. It stays in eval mode (no dropout: its
-    targets are its best predictions). Each model gets the batch entries its forward takes: a BERT teacher on
-    `[CLS] A [SEP] B [SEP]` pairs its token_type_ids, the DistilBERT student none (it learns to do without them; on
-    single-segment text, as in the published distiller, the two see exactly the same input).
-    """
+    def __init__(self, config: DistilBertConfig):
+        super().__init__()
+        self.config = config
+        self.num_labels = config.num_labels
+        self.distilbert = DistilBertModel(config)
+        self.pre_classifier = nn.Linear(config.dim, config.dim)              # W_p, b_p
+        self.dropout = nn.Dropout(config.seq_classif_dropout)
+        self.classifier = nn.Linear(config.dim, config.num_labels)           # W_c, b_c
+        self.init_weights(self.pre_classifier, self.classifier)
 
-    def __init__(self, teacher: nn.Module, distiller: Distiller, alpha_pt: float = 0.0):
-        if isinstance(alpha_pt, bool) or not isinstance(alpha_pt, (int, float)) or alpha_pt < 0:
-            raise ValueError(f"alpha_pt must be a number ≥ 0, got {alpha_pt!r}")
-        self.teacher = teacher.eval().requires_grad_(False)
-        self.distiller = distiller
-        self.alpha_pt = float(alpha_pt)
-
-    def __call__(self, student: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        hidden = self.distiller.needs_hidden_states or self.alpha_pt > 0
-        with torch.no_grad():
-            t = self.teacher(**model_inputs(self.teacher, batch), output_hidden_states=hidden)
-        s = student(**model_inputs(student, batch), output_hidden_states=hidden)
-        tokens = batch["attention_mask"].bool()                                      # (B, T) non-pad
-        positions = tokens if s.logits.dim() == 3 else None                          # (B, T, V): the tokens count
-        loss, parts = self.distiller(s.logits, _logits(t), s.loss, s.hidden_states[-1] if hidden else None,
-                                     t.hidden_states[-1] if hidden else None, positions=positions, tokens=tokens)
-        if self.alpha_pt > 0:                                                        # + α_pt · L_pt
-            layers = getattr(getattr(student, "module", student), "teacher_layers", None)
-            if layers is None:
-                raise ValueError("alpha_pt > 0 needs the student's teacher_layers (set by student_from_teacher): "
-                                 "which teacher layer each student layer stands for")
-            pairs = intermediate_pairs(layers)
-            l_pt = patient_loss([s.hidden_states[j][:, 0] for j, _ in pairs],     # the [CLS] states
-                                [t.hidden_states[k][:, 0] for _, k in pairs])
-            loss = loss + self.alpha_pt * l_pt
-            parts = {**parts, "pt_loss": l_pt.detach()}
-        return loss, parts
+    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
+                inputs_embeds: Tensor | None = None, labels: Tensor | None = None,
+                position_ids: Tensor | None = None, *, token_type_ids: Tensor | None = None,
+                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
+                return_dict: bool | None = None) -> SequenceClassifierOutput | tuple:
+        out = self.distilbert(input_ids, attention_mask, inputs_embeds, position_ids, token_type_ids=token_type_ids,
+                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                              return_dict=True)
+        cls = out.last_hidden_state[:, 0]                                     # [CLS]: (B, T, C) -> (B, C)
+        logits = self.classifier(self.dropout(torch.relu(self.pre_classifier(cls))))   # (B, C) -> (B, K)
+        loss = None if labels is None else sequence_classification_loss(logits, labels, self.config.problem_type)
+        return finish(SequenceClassifierOutput(loss, logits, out.hidden_states, out.attentions), return_dict,
+                      self.config)
 
 
-def intermediate_pairs(teacher_layers: Sequence[int]) -> list[tuple[int, int]]:
-    """(student index, teacher index) into the models' hidden_states (index 0: the embeddings, index j: the output
-    of block j) for patient distillation: student block j (1-based) is a copy of teacher block teacher_layers[j-1]
-    (0-based), whose output is teacher index teacher_layers[j-1] + 1; the last block is left out (Sun et al. 2019
-    §3.2). [0, 3, 5] → [(1, 1), (2, 4)]."""
-    return [(j, teacher_layers[j - 1] + 1) for j in range(1, len(teacher_layers))]
+class DistilBertForTokenClassification(DistilBertPreTrainedModel):
+    """logits_i = classifier(Dropout(h_i)) for every token (HF's DistilBertForTokenClassification: the dropout is
+    `config.dropout`, not `seq_classif_dropout`); loss = cross-entropy over the tokens whose label is not −100, 0
+    when every label is −100 (transformers gives NaN there; `bert.losses.token_classification_loss`). Labels (B, T),
+    or flat (B·T,) as transformers' `labels.view(-1)` also takes them."""
+
+    hf_architecture = "DistilBertForTokenClassification"
+
+    def __init__(self, config: DistilBertConfig):
+        super().__init__()
+        self.config = config
+        self.num_labels = config.num_labels
+        self.distilbert = DistilBertModel(config)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(config.dim, config.num_labels)          # W_c, b_c
+        self.init_weights(self.classifier)
+
+    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
+                inputs_embeds: Tensor | None = None, labels: Tensor | None = None,
+                position_ids: Tensor | None = None, *, token_type_ids: Tensor | None = None,
+                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
+                return_dict: bool | None = None):
+        out = self.distilbert(input_ids, attention_mask, inputs_embeds, position_ids, token_type_ids=token_type_ids,
+                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                              return_dict=True)
+        logits = self.classifier(self.dropout(out.last_hidden_state))       # (B, T, C) -> (B, T, K)
+        loss = None if labels is None else token_classification_loss(logits, labels)   # all −100: 0, not NaN
+        return finish(TokenClassifierOutput(loss, logits, out.hidden_states, out.attentions), return_dict,
+                      self.config)
 
 
-def student_only_step(student: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-    """step(student, batch) -> (L_mlm, {"mlm_loss": L_mlm}): the student's own masked-LM loss on the batch's labels,
-    and nothing from a teacher — the control run of `python -m distil.train mlm --without-teacher` (same
-    initialisation, batches and steps as the distilled student; only the loss differs)."""
-    loss = student(**model_inputs(student, batch)).loss
-    return loss, {"mlm_loss": loss.detach()}
+class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
+    """Span extraction: start_i, end_i = qa_outputs(Dropout_qa(h_i)) (HF's DistilBertForQuestionAnswering; the
+    `qa_dropout` before qa_outputs is DistilBERT's, BERT's QA head has none); loss = `bert.losses.span_loss`,
+    (CE(start_logits, start) + CE(end_logits, end)) / 2, positions (B,) or (B, 1), those beyond the sequence
+    clamped to T and ignored, as in BertForQuestionAnswering and HF; every position ignored: 0 (transformers: NaN)."""
+
+    hf_architecture = "DistilBertForQuestionAnswering"
+
+    def __init__(self, config: DistilBertConfig):
+        super().__init__()
+        check_config(config, DistilBertConfig, span_model="DistilBertForQuestionAnswering")
+        self.config = config
+        self.distilbert = DistilBertModel(config)
+        self.dropout = nn.Dropout(config.qa_dropout)
+        self.qa_outputs = nn.Linear(config.dim, 2)                           # W_qa, b_qa: start and end scores
+        self.init_weights(self.qa_outputs)
+
+    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
+                inputs_embeds: Tensor | None = None, start_positions: Tensor | None = None,
+                end_positions: Tensor | None = None, position_ids: Tensor | None = None, *,
+                token_type_ids: Tensor | None = None, output_attentions: bool | None = None,
+                output_hidden_states: bool | None = None, return_dict: bool | None = None):
+        out = self.distilbert(input_ids, attention_mask, inputs_embeds, position_ids, token_type_ids=token_type_ids,
+                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                              return_dict=True)
+        start_logits, end_logits = span_logits(self.qa_outputs, self.dropout(out.last_hidden_state))  # 2 × (B, T)
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = span_loss(start_logits, end_logits, start_positions, end_positions)
+        return finish(QuestionAnsweringOutput(loss, start_logits, end_logits, out.hidden_states, out.attentions),
+                      return_dict, self.config)
 
 
-def _logits(out) -> Tensor:
-    return out.prediction_logits if hasattr(out, "prediction_logits") else out.logits
+class DistilBertForMultipleChoice(DistilBertPreTrainedModel):
+    """One score per choice: each of the N (prompt, choice_n) sequences runs through DistilBERT as its own row, its
+    [CLS] state through pre_classifier → ReLU → Dropout(seq_classif_dropout) → classifier (C → 1); the N scores are
+    a softmax over the choices, loss = `bert.losses.choice_loss` (labels (B,) = the right choice; HF's
+    DistilBertForMultipleChoice). Inputs (B, N, T) — input_ids, attention_mask, position_ids, token_type_ids — or
+    inputs_embeds (B, N, T, C). Transformers' DistilBERT does not flatten position_ids (a (B, N, T) tensor fails
+    there); we flatten them as its BertForMultipleChoice does."""
+
+    hf_architecture = "DistilBertForMultipleChoice"
+
+    def __init__(self, config: DistilBertConfig):
+        super().__init__()
+        self.config = config
+        self.distilbert = DistilBertModel(config)
+        self.pre_classifier = nn.Linear(config.dim, config.dim)              # W_p, b_p
+        self.dropout = nn.Dropout(config.seq_classif_dropout)
+        self.classifier = nn.Linear(config.dim, 1)                           # W_c, b_c: one score per choice
+        self.init_weights(self.pre_classifier, self.classifier)
+
+    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
+                inputs_embeds: Tensor | None = None, labels: Tensor | None = None,
+                position_ids: Tensor | None = None, *, token_type_ids: Tensor | None = None,
+                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
+                return_dict: bool | None = None):
+        given = input_ids if input_ids is not None else inputs_embeds
+        N = given.shape[1] if isinstance(given, Tensor) and given.dim() > 1 else 0   # choices per question
+        out = self.distilbert(flatten_choices("input_ids", input_ids),                # (B, N, T) -> (B·N, T)
+                              flatten_choices("attention_mask", attention_mask),
+                              flatten_choices("inputs_embeds", inputs_embeds, trailing=1),
+                              flatten_choices("position_ids", position_ids),
+                              token_type_ids=flatten_choices("token_type_ids", token_type_ids),
+                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                              return_dict=True)
+        cls = out.last_hidden_state[:, 0]                                    # [CLS]: (B·N, T, C) -> (B·N, C)
+        scores = self.classifier(self.dropout(torch.relu(self.pre_classifier(cls))))   # (B·N, C) -> (B·N, 1)
+        logits = scores.reshape(-1, N)                                       # (B·N, 1) -> (B, N)
+        loss = None if labels is None else choice_loss(logits, labels)
+        return finish(MultipleChoiceModelOutput(loss, logits, out.hidden_states, out.attentions), return_dict,
+                      self.config)
 
 
-# ----------------------------------------------------------------------------- logging
-def plot_distillation(metrics: str, png: str, score: str = "mlm_acc", reference: dict[str, float] | None = None,
-                      title: str | None = None) -> str:
-    """Two panels from a distillation run's metrics.jsonl: the weighted parts of the loss against steps, and the
-    student's held-out `score` against steps, with horizontal lines at `reference` values (e.g. the teacher's).
-    Written atomically; returns `png`."""
-    parts, evals = read_metrics(metrics, "train"), read_metrics(metrics, "eval")
-    fig, (ax_loss, ax_score) = figure(1, 2, figsize=(9, 3.4))
-    for key, label in (("ce_loss", "L_ce (soft targets, T²·KL)"), ("mlm_loss", "L_mlm (true labels)"),
-                       ("cos_loss", "L_cos (1 − cos of hidden states)")):
-        if parts and key in parts[0]:                         # a run without a teacher logs L_mlm only
-            ax_loss.plot([r["step"] for r in parts], [r[key] for r in parts], lw=1, label=label)
-    ax_loss.set_xlabel("step")
-    ax_loss.set_ylabel("loss (unweighted)")
-    ax_loss.set_yscale("log")
-    ax_loss.legend(fontsize=7)
-    ax_score.plot([r["step"] for r in evals], [r.get(score, float("nan")) for r in evals], "o-", ms=3,
-                  label=f"student held-out {score}")
-    for i, (name, value) in enumerate((reference or {}).items()):
-        ax_score.axhline(value, ls="--", lw=1, color=f"C{i + 1}", label=name)
-    ax_score.set_xlabel("step")
-    ax_score.set_ylabel(score)
-    ax_score.grid(alpha=0.3)
-    ax_score.legend(fontsize=7)
-    return save_figure(fig, png, title)
+__all__ = ["DistilBertForSequenceClassification", "DistilBertForTokenClassification", "DistilBertForQuestionAnswering",
+           "DistilBertForMultipleChoice"]
 
-
-__all__ = ["mlm_data", "DistillationStep", "intermediate_pairs", "student_only_step", "plot_distillation"]
+from .step import DistillationStep  # moved to distil/step.py; the old import path (notebook 05) keeps working

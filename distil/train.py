@@ -18,10 +18,11 @@ and the true labels take the place of the MLM loss):
 The student is `student_from_teacher(teacher, layers)` — the teacher's embeddings (segment 0 folded into the
 positions), every other layer by default, and its head — unless `--student DIR` names a DistilBERT to continue.
 The loss is α_ce·L_ce + α_mlm·L_mlm + α_cos·L_cos with the published defaults 5.0 / 2.0 / 1.0 and temperature 2.0
-(distil/losses.py, distil/distiller.py). The loop is the one training loop (bert/training/loop.py):
---resume, metrics.jsonl + metrics.png, a progress bar, atomic checkpoints, and `torchrun --nproc_per_node=N -m
-distil.train …` for several processes. OUT/ ends up a `from_pretrained` DistilBERT folder (transformers loads it
-too) with vocab.txt, run.json (settings, data, the teacher's and the student's scores), metrics.jsonl and metrics.png.
+(distil/losses.py, distil/distiller.py; the step: distil/step.py). The loop is the one training loop
+(bert/training/loop.py): --resume, metrics.jsonl + metrics.png, a progress bar, atomic checkpoints, and
+`torchrun --nproc_per_node=N -m distil.train …` for several processes. OUT/ ends up a `from_pretrained` DistilBERT
+folder (transformers loads it too) with vocab.txt, run.json (settings, data, the teacher's and the student's
+scores), metrics.jsonl and metrics.png.
 """
 
 from __future__ import annotations
@@ -37,18 +38,20 @@ import torch
 from bert import BertForMaskedLM, BertForSequenceClassification
 from bert.finetune import ClassificationData, evaluate_classifier
 from bert.pretraining.corpus import STDLIB
+from bert.pretraining.data import mlm_data
 from bert.training import ShardedBatches, Trainer, TrainingArguments, evaluate_mlm
-from bert.training.distributed import init_distributed, shutdown
-from bert.training.loop import PRECISIONS
+from bert.training.distributed import PRECISIONS, init_distributed, shutdown
+from bert.training.metrics import plot_distillation
 from bert.training.runs import (COUNT, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, add_output_options, check_device,
-                                check_out, check_precision, check_resume, fit_length, model_folder, named, number,
-                                run_cli, start_run, write_run)
+                                check_out, check_precision, check_resume, fit_length, model_folder,
+                                named, number, run_cli, start_run, write_run)
 from tokenization import BertTokenizer
 
 from .distiller import Distiller
-from .model import DistilBertForMaskedLM, DistilBertForSequenceClassification
+from .heads import DistilBertForMaskedLM
+from .step import DistillationStep, student_only_step
 from .student import student_from_teacher
-from .tasks import DistillationStep, mlm_data, plot_distillation, student_only_step
+from .tasks import DistilBertForSequenceClassification
 
 # settings that decide the data, the models or the batches: a resumed run must keep them
 RESUME_KEYS = ("mode", "teacher", "student", "layers", "corpus", "seq_len", "train", "max_length", "seed", "lr",
@@ -179,9 +182,9 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
         without_teacher = getattr(args, "without_teacher", False)
         if args.mode == "mlm":   # soft targets at the masked positions only: both models decode only there
             teacher.masked_only = student.masked_only = args.ce_positions == "masked" or without_teacher
-        step = (student_only_step if without_teacher else
-                DistillationStep(teacher.to(ctx.device),
-                                 Distiller(args.alpha_ce, args.alpha_mlm, args.alpha_cos, args.temperature)))
+        compute_loss = (student_only_step if without_teacher else
+                        DistillationStep(teacher.to(ctx.device),
+                                         Distiller(args.alpha_ce, args.alpha_mlm, args.alpha_cos, args.temperature)))
         if args.mode == "mlm":
             train, eval_batches, stats = mlm_data(args.corpus, tokenizer, args.seq_len, args.seed,
                                                   args.heldout_fraction, args.eval_examples)
@@ -204,7 +207,7 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
                                   desc="student without teacher (MLM only)" if without_teacher
                                   else f"distillation ({args.mode})")
         metrics = os.path.join(args.out, "metrics.jsonl")
-        trainer = Trainer(student, batches, targs, step=step, evaluate=evaluate, ctx=ctx)
+        trainer = Trainer(student, batches, targs, compute_loss=compute_loss, evaluate=evaluate, ctx=ctx)
         teacher_eval: dict[str, float] = {}
         if ctx.is_main:
             os.makedirs(args.out, exist_ok=True)

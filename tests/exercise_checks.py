@@ -92,9 +92,9 @@ class Patcher:
 # ---------------------------------------------------------------- how each student function is plugged in
 def _install_attention(fn, p: Patcher) -> None:
     import bert.attention as A
-    core, busy = A._reference_attention, []
+    core, busy = A.attention, []
 
-    def reference_path(q, k, v, mask, dropout_p, scale):
+    def reference_path(q, k, v, mask=None, dropout_p=0.0, scale=None):
         if busy:                                # the student's function called ours, which calls this: no loop
             return core(q, k, v, mask, dropout_p, scale)
         busy.append(True)
@@ -103,9 +103,9 @@ def _install_attention(fn, p: Patcher) -> None:
         finally:
             busy.pop()
     p.everywhere(A.scaled_dot_product_attention, fn)
-    p.everywhere(core, reference_path)
+    p.everywhere(core, reference_path)          # MultiHeadAttention looks `attention` up when it runs
     resolve = A.resolve_implementation          # "auto" → the reference path, so models run the student's formula
-    p.everywhere(resolve, lambda requested, device=None: "reference" if requested == "auto" else resolve(requested))
+    p.everywhere(resolve, lambda requested: "reference" if requested == "auto" else resolve(requested))
 
 
 def _install_multi_head(fn, p: Patcher) -> None:
@@ -247,7 +247,7 @@ EXERCISES = {e.name: e for e in [
               "先让上面的检查通过 / make the checks above pass first", params={"hf_impl": "eager"}),
     )),
     Exercise("mlm_loss", "mlm_loss", "掩码语言模型的损失（只在被遮掩的位置）", "the MLM loss, at the masked positions only",
-             _install_everywhere("bert.heads", "mlm_loss"), (
+             _install_everywhere("bert.losses", "mlm_loss"), (
         Check(f"{H}::test_mlm_loss_by_hand_only_masked_positions", "手算的例子：只在标签不是 −100 的位置取平均",
               "a hand-computed example: the mean over the positions whose label is not −100",
               "标签为 −100 的位置不参与 / positions labelled −100 do not count (勘误 8 / erratum 8)"),

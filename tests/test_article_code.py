@@ -1,7 +1,7 @@
 """The articles' code runs on these packages with the same numbers as on transformers (issue 10, "Done when").
 
 The code blocks of articles 000, 002, 003 and 004 are read from `<repo>/../shared/articles/` at run time (never
-copied here; skipped with a message when the folder is absent) by `bert/articles.py`, which changes them only by
+copied here; skipped with a message when the folder is absent) by `bert/tools/articles.py`, which changes them only by
 its listed steps: the erratum-9 fixes (ERRATUM_9), the hub names -> local stand-ins, and, for our run, the import
 lines. Each block then runs twice, on our packages and on transformers, and we compare the token ids, the losses
 the block computed, and the hidden states and logits of the model it leaves (after its training steps).
@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from bert import articles
-from bert.articles import CodeBlock, Fix
+from bert.tools import articles
+from bert.tools.articles import CodeBlock, Fix
 
 transformers = pytest.importorskip("transformers")
 ARTICLES = ("000", "002", "003", "004")
@@ -133,7 +133,7 @@ def test_article_004_one_training_step(article_folder, stand_ins):
     compare(ours, theirs, ("inputs",), ("loss",), atol=1e-4)
 
 
-# ---------------------------------------------------------------- bert/articles.py itself
+# ---------------------------------------------------------------- bert/tools/articles.py itself
 def test_every_listed_fix_matches_its_article_exactly_once(article_folder):
     for number in ARTICLES:
         block = only_block(article_folder, number)
@@ -178,7 +178,7 @@ def test_articles_dir_explicit_path_then_environment_then_beside_the_repository(
     assert articles.articles_dir() == tmp_path
     assert articles.articles_dir(tmp_path / ".") == tmp_path / "."
     monkeypatch.delenv(articles.ENV_VAR)
-    expected = Path(articles.__file__).resolve().parents[2] / "shared" / "articles"
+    expected = Path(articles.__file__).resolve().parents[3] / "shared" / "articles"
     if expected.is_dir():
         assert articles.articles_dir() == expected
     with pytest.raises(FileNotFoundError, match=f"set \\${articles.ENV_VAR}"):

@@ -27,7 +27,7 @@ OURS = {
     "multi_head": "from bert.attention import MultiHeadAttention\nmulti_head_attention = MultiHeadAttention.forward\n",
     "position": "from bert.position import sinusoidal_table\n",
     "post_ln": "from bert.layers import EncoderBlock\nencoder_block = EncoderBlock.forward\n",
-    "mlm_loss": "from bert.heads import mlm_loss\n",
+    "mlm_loss": "from bert.losses import mlm_loss\n",
     "masking": "from bert.pretraining.masking import mask_tokens\n",
     "soft_target": "from distil.losses import soft_target_loss\n",
 }
@@ -228,7 +228,7 @@ def test_the_stub_itself_fails_saying_it_is_still_the_stub(tmp_path):
 # ---------------------------------------------------------------- the stubs, the option, `make exercise`
 OUR_FUNCTIONS = {"attention": "bert.attention:scaled_dot_product_attention",
                  "multi_head": "bert.attention:MultiHeadAttention.forward", "position": "bert.position:sinusoidal_table",
-                 "post_ln": "bert.layers:EncoderBlock.forward", "mlm_loss": "bert.heads:mlm_loss",
+                 "post_ln": "bert.layers:EncoderBlock.forward", "mlm_loss": "bert.losses:mlm_loss",
                  "masking": "bert.pretraining.masking:mask_tokens", "soft_target": "distil.losses:soft_target_loss"}
 
 

@@ -152,14 +152,14 @@ def test_committed_outputs_show_no_dataset_text() -> None:
 
 
 def test_matplotlib_finds_the_cjk_font() -> None:
-    """`bert.fonts.use_cjk_font` registers the font `make install` installs; hanzi then render without a
+    """`bert.tools.fonts.use_cjk_font` registers the font `make install` installs; hanzi then render without a
     missing-glyph warning (no boxes)."""
     import warnings
 
     from matplotlib import font_manager
     from matplotlib.figure import Figure
 
-    from bert.fonts import CJK_FAMILY, cjk_font_path, use_cjk_font
+    from bert.tools.fonts import CJK_FAMILY, cjk_font_path, use_cjk_font
 
     assert cjk_font_path() is not None, "the CJK font package is not installed: make install"
     assert use_cjk_font() == CJK_FAMILY

@@ -25,8 +25,10 @@ each finish, and the folder is one complete version (the last swap's; the two-re
 a time). A folder that cannot be renamed (a mount point; a parent we may not write) is updated in place, file by
 file, with a warning.
 
-It lives in `tokenization`, the lowest of the three packages, so that tokenization, bert and distil share it
-(their dependencies point one way: tokenization ← bert ← distil).
+A public, documented module — the bottom floor every package may use: it lives in `tokenization`, the lowest
+package (tokenization ← bert ← distil), and imports nothing of the project. Its API (`__all__`): atomic_write,
+atomic_path, write_text / write_json (read_json: the matching reader), atomic_folder (folder_to_read: where to read
+one), and the folder swap's parts for the loaders and the tests: clean_leftovers, fsync_dir, exchange_paths.
 """
 
 from __future__ import annotations

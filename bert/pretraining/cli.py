@@ -8,8 +8,8 @@
 The pipeline: corpus → documents (corpus.py) → held-out documents set aside (data.py) → a WordPiece vocabulary
 trained on the training documents unless --vocab is given (tokenization/vocab.py) → token ids (the tokenizer's
 fast path) → `[CLS] A [SEP] B [SEP]` examples (examples.py) → 80/10/10 masks (masking.py) → batches grouped by
-length (bert/training/batches.py) → the training loop (bert/training/loop.py, step = the model's own loss
-L_MLM + L_NSP) → OUT/.
+length (bert/training/batches.py) → the training loop (bert/training/loop.py, compute_loss = the model's own
+loss L_MLM + L_NSP) → OUT/.
 
 OUT/ ends up a `from_pretrained` folder: config.json + model.safetensors (BertForPreTraining; transformers loads it
 too) + vocab.txt and tokenizer files, with metrics.jsonl, metrics.png, run.json, and checkpoints/.
@@ -25,14 +25,13 @@ import sys
 from typing import Any
 
 from bert.training import ShardedBatches, Trainer, TrainingArguments, evaluate_mlm, plot_metrics
-from bert.training.distributed import init_distributed, shutdown
-from bert.training.loop import PRECISIONS
+from bert.training.distributed import PRECISIONS, init_distributed, shutdown
 from bert.training.runs import (COUNT, FRACTION, POSITIVE, POSITIVE_INT, PROBABILITY, add_output_options, check_device,
-                                check_out, check_precision, check_resume, fit_length, model_folder, named, number,
-                                run_cli, start_run, write_run)
+                                check_out, check_precision, check_resume, fit_length, model_folder,
+                                named, number, run_cli, start_run, write_run)
 
 from .corpus import FORMATS, STDLIB, corpus_stats, load_documents
-from .data import PretrainingData, split_heldout, tokenize_documents
+from .data import PretrainingData, heldout_batches, split_heldout, tokenize_documents
 from .masking import MaskingSpec
 
 DEFAULT_STEPS = 2000
@@ -161,19 +160,6 @@ def build_model(args: argparse.Namespace, tokenizer):
     model = BertForPreTraining(model_config(args, **overrides))
     model.masked_only = not args.full_decoder      # decode only at the masked positions: same loss, less work
     return model
-
-
-def heldout_batches(heldout: PretrainingData, n_examples: int, batch_size: int = 64) -> list:
-    """The fixed evaluation set: n_examples held-out examples, masked once. When the held-out documents give fewer
-    examples, their "epochs" 1, 2, … (other A/B pairs and masks of the same text) fill it up, to at most 5 passes."""
-    batches, total = [], 0
-    for epoch in range(5):
-        n = min(heldout.num_examples(epoch), n_examples - total)
-        batches += [heldout.collate(epoch, list(range(s, min(s + batch_size, n)))) for s in range(0, n, batch_size)]
-        total += n
-        if total >= n_examples:
-            break
-    return batches
 
 
 def pretrain(argv: list[str] | None = None) -> dict[str, Any]:

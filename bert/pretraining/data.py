@@ -12,6 +12,10 @@ process, batch or step reads it (what makes resuming and several processes give 
 `dynamic=True` (the default) builds fresh A/B pairs and fresh masks every epoch (RoBERTa's "dynamic masking",
 Liu et al. 2019 §4.1; google's code gets some of the same effect by writing `dupe_factor` = 10 copies of the data);
 `dynamic=False` reuses epoch 0's examples and masks for ever (static, as one pass of google's script).
+
+The held-out evaluation set (`heldout_batches`) and the data of general distillation (`mlm_data`: the same pipeline,
+with the teacher's vocabulary, for `python -m distil.train mlm`) are built here too, so that a teacher pre-trained
+by `python -m bert.pretrain` and its distilled student are scored on the very same batches.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from bert.training.collate import pad_batch
-from .corpus import Document
+from .corpus import Document, load_documents
 from .examples import PretrainingExample, create_examples
 from .masking import MaskingSpec, mask_tokens
 
@@ -120,3 +124,40 @@ class PretrainingData:
             rows.append({"input_ids": m.input_ids, "token_type_ids": examples[i].token_type_ids,
                          "labels": m.labels, "next_sentence_label": examples[i].next_sentence_label})
         return pad_batch(rows, self.pad_id, self.pad_to_multiple_of)
+
+
+# ----------------------------------------------------------------------------- evaluation and distillation data
+def heldout_batches(heldout: PretrainingData, n_examples: int, batch_size: int = 64) -> list:
+    """The fixed evaluation set: n_examples held-out examples, masked once. When the held-out documents give fewer
+    examples, their "epochs" 1, 2, … (other A/B pairs and masks of the same text) fill it up, to at most 5 passes."""
+    batches, total = [], 0
+    for epoch in range(5):
+        n = min(heldout.num_examples(epoch), n_examples - total)
+        batches += [heldout.collate(epoch, list(range(s, min(s + batch_size, n)))) for s in range(0, n, batch_size)]
+        total += n
+        if total >= n_examples:
+            break
+    return batches
+
+
+def mlm_data(corpus: Sequence[str], tokenizer, seq_len: int = 128, seed: int = 0, heldout_fraction: float = 0.05,
+             eval_examples: int = 1000, eval_batch_size: int = 64,
+             short_seq_prob: float = 0.1) -> tuple[PretrainingData, list[dict[str, Tensor]], dict[str, int]]:
+    """(training data, held-out batches, stats) for MLM distillation, built as `python -m bert.pretrain` builds
+    them: corpus → held-out documents → WordPiece ids → `[CLS] A [SEP] B [SEP]` examples → 80/10/10 masks, with the
+    *teacher's* vocabulary. The same held-out split of whole documents (a teacher pre-trained there is scored on
+    text it never saw) and, with the teacher's vocabulary and the same seq_len, the very same evaluation batches.
+    (Task-specific distillation reads a labelled TSV instead: `bert.finetune.ClassificationData`.)"""
+    documents = load_documents(list(corpus))
+    train_docs, heldout_docs = split_heldout(documents, heldout_fraction)
+    spec = MaskingSpec.from_tokenizer(tokenizer, max_predictions=-(-seq_len * 15 // 100))
+    ids = dict(pad_id=tokenizer.pad_token_id, cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id)
+    train = PretrainingData(tokenize_documents(train_docs, tokenizer), spec, seq_len=seq_len, seed=seed,
+                            short_seq_prob=short_seq_prob, **ids)
+    heldout = PretrainingData(tokenize_documents(heldout_docs, tokenizer), spec, seq_len=seq_len, seed=0,
+                              short_seq_prob=short_seq_prob, dynamic=True, **ids)
+    batches = heldout_batches(heldout, eval_examples, eval_batch_size)       # the evaluation set of bert.pretrain
+    stats = {"train_documents": len(train_docs), "heldout_documents": len(heldout_docs),
+             "train_examples_epoch0": train.num_examples(0),
+             "heldout_examples": sum(len(b["input_ids"]) for b in batches)}
+    return train, batches, stats

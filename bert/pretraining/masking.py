@@ -31,7 +31,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bert.heads import IGNORE_INDEX  # label of a position that is not predicted (-100)
+from bert.losses import IGNORE_INDEX  # label of a position that is not predicted (-100)
 MASK, RANDOM, KEEP = "[MASK]", "random", "keep"  # what happened to a chosen position
 
 

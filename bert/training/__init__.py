@@ -1,7 +1,8 @@
 """The one training loop and what it stands on; pre-training, fine-tuning and distillation all train with it.
 
     loop.py         Trainer: forward, loss, backward, clip, step, schedule, log, checkpoint — with accumulation,
-                    AMP, DDP and resume; a task supplies its data and `step(model, batch) -> (loss, parts)`
+                    AMP, DDP and resume; a task supplies its data and `compute_loss(model, batch) -> (loss, parts)`
+    arguments.py    TrainingArguments: a run's settings, checked when made
     schedule.py     AdamW without decay on biases/LayerNorm; linear warmup then linear decay
     batches.py      the plan of global batches, sharded over processes, with a resumable position
     collate.py      padding per batch
@@ -10,13 +11,14 @@
     runs.py         run.json, --resume checks and exit codes shared by the CLIs
 """
 
+from .arguments import TrainingArguments
 from .batches import Position, ShardedBatches
 from .collate import pad_batch
 from .evaluate import evaluate_mlm, masked_logits, model_inputs
-from .loop import NonFiniteLossError, Trainer, TrainingArguments, model_step
+from .loop import NonFiniteLossError, Trainer, model_loss, model_step
 from .metrics import plot_metrics, read_metrics
 from .schedule import build_optimizer, parameter_groups
 
 __all__ = ["Position", "ShardedBatches", "pad_batch", "evaluate_mlm", "masked_logits", "model_inputs",
-           "NonFiniteLossError", "Trainer", "TrainingArguments", "model_step", "plot_metrics", "read_metrics",
-           "build_optimizer", "parameter_groups"]
+           "NonFiniteLossError", "Trainer", "TrainingArguments", "model_loss", "model_step", "plot_metrics",
+           "read_metrics", "build_optimizer", "parameter_groups"]

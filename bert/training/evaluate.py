@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bert.heads import IGNORE_INDEX
+from bert.losses import IGNORE_INDEX
 
 
 def masked_logits(prediction_logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:

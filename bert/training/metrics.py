@@ -4,6 +4,9 @@ Records have a `kind`: "train" (step, time, loss, mlm_loss, nsp_loss, lr, grad_n
 `log_every` steps, and "eval" (step, time, mlm_loss, mlm_acc, nsp_acc, …) at each evaluation. `time` is the wall
 time of the run in seconds (resumed runs continue from the checkpoint's time). A resumed run first drops the
 records written after its checkpoint, so the file reads as if the run had never stopped.
+
+Plots: `plot_metrics` (pre-training: loss and held-out accuracy) and `plot_distillation` (a distillation run: the
+parts of the loss and the student's held-out score).
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ from tokenization.files import atomic_path, write_text
 
 
 class MetricsLog:
-    """Append-only JSONL file, flushed after every record."""
+    """Append-only JSONL file, flushed after every record. Made when the run is set up, touched from `start` on."""
 
-    def __init__(self, path: str, truncate_after_step: int | None = None):
+    def __init__(self, path: str):
         self.path = path
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+    def start(self, truncate_after_step: int | None = None) -> None:
+        """Begin the run's file: a new run (None) empties it; a resumed run keeps the records up to its step."""
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        path = self.path
         if truncate_after_step is None:
             open(path, "w", encoding="utf-8").close()             # a new run starts a new file
         elif os.path.exists(path):
@@ -80,6 +87,32 @@ def plot_metrics(runs: dict[str, str] | str, png: str, title: str | None = None)
     ax_acc.set_ylim(0, 1)
     ax_acc.grid(alpha=0.3)
     ax_acc.legend(fontsize=7)
+    return save_figure(fig, png, title)
+
+
+def plot_distillation(metrics: str, png: str, score: str = "mlm_acc", reference: dict[str, float] | None = None,
+                      title: str | None = None) -> str:
+    """Two panels from a distillation run's metrics.jsonl: the parts of the loss (unweighted) against steps, and the
+    student's held-out `score` against steps, with horizontal lines at `reference` values (e.g. the teacher's).
+    Written atomically; returns `png`."""
+    parts, evals = read_metrics(metrics, "train"), read_metrics(metrics, "eval")
+    fig, (ax_loss, ax_score) = figure(1, 2, figsize=(9, 3.4))
+    for key, label in (("ce_loss", "L_ce (soft targets, T²·KL)"), ("mlm_loss", "L_mlm (true labels)"),
+                       ("cos_loss", "L_cos (1 − cos of hidden states)")):
+        if parts and key in parts[0]:                         # a run without a teacher logs L_mlm only
+            ax_loss.plot([r["step"] for r in parts], [r[key] for r in parts], lw=1, label=label)
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("loss (unweighted)")
+    ax_loss.set_yscale("log")
+    ax_loss.legend(fontsize=7)
+    ax_score.plot([r["step"] for r in evals], [r.get(score, float("nan")) for r in evals], "o-", ms=3,
+                  label=f"student held-out {score}")
+    for i, (name, value) in enumerate((reference or {}).items()):
+        ax_score.axhline(value, ls="--", lw=1, color=f"C{i + 1}", label=name)
+    ax_score.set_xlabel("step")
+    ax_score.set_ylabel(score)
+    ax_score.grid(alpha=0.3)
+    ax_score.legend(fontsize=7)
     return save_figure(fig, png, title)
 
 

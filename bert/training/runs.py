@@ -1,5 +1,5 @@
 """What every training CLI shares around the loop: the rules for --out, run.json (the settings a resumed run must
-keep), the ranges of numeric options, and the exit codes of `main`.
+keep), the ranges of numeric options, the check of the model a CLI loads (`load_checked`), and `main`'s exit codes.
 
 OUT/run.json holds {"args": the command line's settings, "data": what the data came to, …, "summary": the loop's
 summary at the end}. It is written first, before anything else, and marks OUT as a run of ours: `--overwrite`
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import math
 import os
 import re
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
+from torch import nn
 
 from tokenization.files import atomic_folder, write_json
 
@@ -268,3 +270,23 @@ def add_output_options(ap: argparse.ArgumentParser, out_help: str) -> None:
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--no-plot", action="store_true",
                    help="no OUT/metrics.png at the end (saves the matplotlib import; metrics.jsonl is written anyway)")
+
+
+def load_checked(load: Callable[..., nn.Module], args: argparse.Namespace, num_labels: int) -> nn.Module:
+    """`load(…)`; a --model with a classifier for another number of labels is refused in one line saying what to
+    do (--ignore-mismatched-sizes starts a new one). The weights started anew are listed, as loading does."""
+    log = logging.getLogger("bert.checkpoint")              # its warning names a Python argument: said here instead
+    disabled, log.disabled = log.disabled, True
+    try:
+        model = load(args.model, num_labels, args.task, ignore_mismatched_sizes=True)
+    finally:
+        log.disabled = disabled
+    info = getattr(model, "loading_info", None) or {}
+    new, mismatched = info.get("newly_initialized", []), info.get("mismatched", [])
+    if mismatched and not args.ignore_mismatched_sizes:
+        raise ValueError(f"--model {args.model!r} has a classifier for {mismatched[0][1][0]} labels, the data have "
+                         f"{num_labels}: give --ignore-mismatched-sizes to start a new one on its encoder, or a "
+                         "--model without a classifier (the pre-trained model)")
+    if new or mismatched:
+        print(f"  newly initialised: {', '.join(new + [m[0] for m in mismatched])} (train them before use)", flush=True)
+    return model

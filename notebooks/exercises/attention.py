@@ -4,7 +4,8 @@
 
 文章 / articles: 000 "数学模型和公式详细讲解举例说明", 001 §4, 003 §4.1, 004 §3.3.1 (自注意力机制).
 论文 / paper: Vaswani et al. 2017, "Attention Is All You Need", §3.2.1.
-Ours / 参考实现: bert/attention.py `scaled_dot_product_attention` (read it only after you have tried!).
+Ours / 参考实现: bert/attention.py `attention` — `scaled_dot_product_attention` is it with its arguments checked
+(read it only after you have tried!).
 
 Edit this file (your copy in notebooks/exercises/work/), then run:   make check EX=attention
 The project's own tests then run against your function — the formula tests, and whole BERT models (their

@@ -5,7 +5,7 @@
 文章 / articles: 003 §4.2 (掩码语言模型的数学模型) writes MLM(x) = −log softmax(Wx + b). 勘误 / erratum 8: the
 loss is taken only at the masked positions, for the original token x_i.
 论文 / paper: Devlin et al. 2019 §3.1, Task #1.
-Ours / 参考实现: bert/heads.py `mlm_loss`.
+Ours / 参考实现: bert/losses.py `mlm_loss`.
 
 Your loss is the one BertForMaskedLM and BertForPreTraining use in the tests.
 Edit your copy in notebooks/exercises/work/, then run:   make check EX=mlm_loss

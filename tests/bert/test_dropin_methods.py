@@ -10,7 +10,7 @@ import os
 import pytest
 import torch
 
-import bert.model
+import bert.validation
 from bert import (BertForMaskedLM, BertForMultipleChoice, BertForNextSentencePrediction, BertForPreTraining,
                   BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification, BertModel)
 from bert.validation import validation
@@ -152,7 +152,7 @@ def test_bad_inputs_embeds_give_clear_errors(kwargs, error, match):
 def test_pad_without_mask_warns_once_through_logging(caplog):
     model = BertModel(tiny_config()).eval()
     padded = torch.tensor([[2, 5, 7, 0], [2, 8, 0, 0]])                      # pad id 0 at the end
-    bert.model._warn_once.cache_clear()
+    bert.validation.warn_once.cache_clear()
     with caplog.at_level(logging.WARNING, logger="bert.model"):
         model(padded, attention_mask=(padded != 0).long())                    # a mask: no warning
         model(torch.tensor([[2, 5, 7, 9]]))                                   # no pad: no warning
@@ -160,7 +160,7 @@ def test_pad_without_mask_warns_once_through_logging(caplog):
         model(padded)
         model(padded)
     assert len(caplog.records) == 1 and "no attention_mask" in caplog.records[0].getMessage()
-    bert.model._warn_once.cache_clear()
+    bert.validation.warn_once.cache_clear()
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="bert.model"), validation(False):
         model(padded)                                     # values are not read back: no check, no warning
@@ -170,7 +170,7 @@ def test_pad_without_mask_warns_once_through_logging(caplog):
 def test_the_warning_matches_transformers_columns(caplog):
     """transformers looks at the first and last column only; so do we (a pad in the middle is not padding)."""
     model = BertModel(tiny_config()).eval()
-    bert.model._warn_once.cache_clear()
+    bert.validation.warn_once.cache_clear()
     with caplog.at_level(logging.WARNING, logger="bert.model"):
         model(torch.tensor([[2, 0, 7, 9]]))
     assert not caplog.records

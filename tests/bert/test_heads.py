@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bert import (BertForMaskedLM, BertForPreTraining, BertForQuestionAnswering, BertForSequenceClassification,
                   BertForTokenClassification, BertModel)
-from bert.heads import IGNORE_INDEX, mlm_loss
+from bert.losses import IGNORE_INDEX, mlm_loss
 from tests.bert.tiny import B, T, V, random_batch, tiny_config
 
 

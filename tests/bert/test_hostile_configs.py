@@ -14,7 +14,7 @@ import bert.layers
 import bert.safeguards as safeguards
 from bert import BertConfig, BertForSequenceClassification, BertModel
 from distil.config import DistilBertConfig
-from distil.model import DistilBertForMaskedLM, DistilBertModel
+from distil import DistilBertForMaskedLM, DistilBertModel
 from tests.bert.tiny import tiny_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -14,7 +14,8 @@ from hypothesis import given, settings, strategies as st
 from bert import BertConfig, BertModel, count_parameters
 from bert.embeddings import BertEmbeddings
 from bert.layers import Encoder, EncoderBlock, FeedForward, activation
-from bert.model import BertPooler, check_inputs, padding_mask
+from bert.model import BertPooler, padding_mask
+from bert.validation import check_inputs
 from bert.outputs import BaseModelOutputWithPooling
 from tests.bert.tiny import B, T, V, random_batch, tiny_config
 

@@ -1,4 +1,4 @@
-"""bert/timing.py: every contestant runs once per round in a rotating order, the times are aligned by round, and
+"""bert/tools/timing.py: every contestant runs once per round in a rotating order, the times are aligned by round, and
 interleaved_times (every model on every batch in every round) gives per-batch ratios."""
 
 import time
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from bert.timing import interleaved, interleaved_times, measure, medians, peak_memory, ratios
+from bert.tools.timing import interleaved, interleaved_times, measure, medians, peak_memory, ratios
 
 
 class Sleeper(nn.Module):

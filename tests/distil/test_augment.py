@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bert.heads import IGNORE_INDEX
+from bert.losses import IGNORE_INDEX
 from bert.training import pad_batch
 from distil.augment import (AugmentedData, augmented_data, continuation_pieces, embedding_neighbours,
                             whole_words)

@@ -10,7 +10,7 @@ from bert import BertForMaskedLM, BertForSequenceClassification
 from distil import cosine_loss, mlm_loss, soft_target_loss, student_from_teacher
 from distil.distiller import Distiller
 from distil.losses import patient_loss
-from distil.tasks import DistillationStep, intermediate_pairs
+from distil.step import DistillationStep, intermediate_pairs
 from tests.bert.tiny import random_batch, tiny_config
 
 

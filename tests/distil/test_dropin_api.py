@@ -12,7 +12,7 @@ import os
 import pytest
 import torch
 
-import bert.model
+import bert.validation
 from bert.training import model_inputs as trainer_inputs
 from bert.validation import validation
 from distil import (DistilBertConfig, DistilBertForMaskedLM, DistilBertForMultipleChoice,
@@ -216,7 +216,7 @@ def test_config_from_and_save_pretrained_keeps_unknown_keys(tmp_path):
 def test_pad_without_attention_mask_warns_once(caplog):
     model = DistilBertModel(tiny()).eval()
     ids = torch.tensor([[5, 6, 7, 0, 0]])                               # padded at the end, pad_token_id 0
-    bert.model._warn_once.cache_clear()
+    bert.validation.warn_once.cache_clear()
     with caplog.at_level(logging.WARNING, logger="bert.model"):
         model(ids, attention_mask=torch.tensor([[1, 1, 1, 0, 0]]))
         assert not caplog.records

@@ -13,7 +13,7 @@ import torch
 from bert import BertModel
 from distil import (DistilBertConfig, DistilBertForMultipleChoice, DistilBertForQuestionAnswering,
                     DistilBertForTokenClassification, student_from_teacher)
-from distil.model import to_hf_name
+from distil.checkpoint import to_hf_name
 from tests.bert.tiny import V, random_batch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

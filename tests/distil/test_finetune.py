@@ -60,7 +60,7 @@ def test_token_student_from_teacher_with_every_layer_is_the_teacher_and_distils(
     from bert import BertForTokenClassification
     from distil import student_from_teacher as token_student
     from distil.distiller import Distiller
-    from distil.tasks import DistillationStep
+    from distil.step import DistillationStep
     from tests.bert.test_ner import tiny_ner
     d = tiny_ner(tmp_path)
     torch.manual_seed(0)

@@ -1,5 +1,5 @@
 """The distillation losses of distil/losses.py: hand computations, and the properties the formulas promise.
-(L_mlm is BERT's `bert.heads.mlm_loss`, tested in tests/bert/test_heads.py.)"""
+(L_mlm is BERT's `bert.losses.mlm_loss`, tested in tests/bert/test_heads.py.)"""
 
 import math
 

@@ -16,7 +16,7 @@ import torch
 from bert.heads import MaskedLMHead
 from distil import (DistilBertConfig, DistilBertForMaskedLM, DistilBertForSequenceClassification, DistilBertModel,
                     count_parameters)
-from distil.model import from_hf_name, to_hf_name
+from distil.checkpoint import from_hf_name, to_hf_name
 from tests.bert.tiny import V, random_batch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -19,7 +19,7 @@ from bert.training import ShardedBatches, Trainer, TrainingArguments, evaluate_m
 from bert.training.metrics import read_metrics
 from distil import DistilBertForMaskedLM, DistilBertForSequenceClassification, student_from_teacher
 from distil.distiller import Distiller
-from distil.tasks import DistillationStep
+from distil.step import DistillationStep
 from distil.train import distil, main
 from tests.bert.pretraining.helpers import CLS, PAD, SEP, random_token_documents, small_vocab_spec, tiny_bert_config
 
@@ -44,7 +44,8 @@ def _distil_trainer(out, callbacks=(), student_seed=0):
                            seq_len=32)
     heldout = [data.collate(0, list(range(8)))]
     args = TrainingArguments(out=str(out), max_steps=8, eval_every=3, save_every=2, log_every=2, progress=False)
-    return Trainer(student, ShardedBatches(data, batch_size=4), args, step=DistillationStep(teacher, Distiller()),
+    return Trainer(student, ShardedBatches(data, batch_size=4), args,
+                   compute_loss=DistillationStep(teacher, Distiller()),
                    evaluate=lambda m: evaluate_mlm(m, heldout), callbacks=list(callbacks))
 
 
@@ -54,7 +55,7 @@ def test_distillation_stop_and_resume_is_bitwise_the_uninterrupted_run(tmp_path)
     straight.train()
 
     def kill_at_4(trainer, record):
-        if trainer.step == 4:
+        if trainer.global_step == 4:
             raise Stop
     with pytest.raises(Stop):
         _distil_trainer(tmp_path / "b", callbacks=[kill_at_4]).train()

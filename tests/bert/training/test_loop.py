@@ -45,7 +45,7 @@ def test_stop_and_resume_gives_bitwise_the_same_losses_and_weights(tmp_path):
     straight.train()
 
     def kill_at_4(trainer, record):
-        if trainer.step == 4:
+        if trainer.global_step == 4:
             raise Stop
     with pytest.raises(Stop):
         _bert_trainer(tmp_path / "b", callbacks=[kill_at_4]).train()
@@ -113,7 +113,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     assert state["step"] == 4
     # the failed step never reached the optimizer: the weights are those of step 5, and step 4's checkpoint loads
     assert all(torch.isfinite(v).all() for v in fresh.state_dict().values())
-    assert trainer.step == 5
+    assert trainer.global_step == 5
 
 
 def test_nan_before_any_checkpoint_says_so(tmp_path):
@@ -163,7 +163,7 @@ def test_a_task_step_returns_loss_and_parts_and_the_loop_logs_the_parts(tmp_path
         return loss, {"twice": 2 * loss, "one": torch.ones(())}
 
     args = TrainingArguments(out=str(tmp_path), max_steps=3, lr=1e-2, log_every=1, progress=False, save_every=0)
-    Trainer(Toy(), ShardedBatches(ToyData(), batch_size=4, accumulation=2), args, step=step).train()
+    Trainer(Toy(), ShardedBatches(ToyData(), batch_size=4, accumulation=2), args, compute_loss=step).train()
     records = read_metrics(tmp_path / "metrics.jsonl", "train")
     assert seen == [4] * 6 and [r["step"] for r in records] == [1, 2, 3]
     for r in records:

@@ -99,7 +99,7 @@ def test_pretrain_overwrite_killed_early_leaves_the_old_model_with_its_own_vocab
         pass
 
     def kill_at_2(trainer, record):
-        if trainer.step == 2:
+        if trainer.global_step == 2:
             raise Killed
 
     monkeypatch.setattr(cli, "Trainer", lambda *a, **k: Trainer(*a, callbacks=[kill_at_2], **k))
