@@ -11,7 +11,9 @@ Loading rules (what transformers does, made explicit):
 - Head weights the checkpoint lacks (a new classifier, or the pooler) keep their fresh `_init_weights` values and
   are reported as `newly_initialized`; head weights the model lacks (the pre-training heads when fine-tuning) are
   dropped and reported as `unused`. Both are logged and kept in `model.loading_info`.
-- Anything else missing or unexpected, or a shape that differs from the config, is a ValueError listing them.
+- Anything else missing or unexpected, or a shape that differs from the config, is a ValueError listing them;
+  the config's sizes (blocks, widths, vocabulary, positions) are compared with the weights' shapes before the model
+  is built, and a config that asks for more memory than the machine has is refused when read (bert/safeguards.py).
 - Ignored: the `position_ids` / `token_type_ids` buffers some checkpoints carry, and the MLM decoder's weight
   `cls.predictions.decoder.weight` — it is the word-embedding table (weights tied); `cls.predictions.decoder.bias`
   is read as `cls.predictions.bias` when that key is absent. Old TensorFlow-converted `gamma`/`beta` LayerNorm
@@ -30,8 +32,9 @@ weights; everything is fsynced; then the two folders swap in one step (Linux ren
 one is deleted. A kill at any instant leaves the complete old checkpoint or the complete new one, never new weights
 with an old config; the hidden leftover of a killed save is ignored by loading and removed by the next save. Where
 RENAME_EXCHANGE is unavailable a two-rename fallback is used and the loader reads the old folder in the gap
-(`folder_to_read`). `from_pretrained` also checks that the folder it read is still the same folder (its inode)
-after reading config and weights, and reads again if a save swapped it in between.
+(`folder_to_read`). A failed write (a full disk) is an OSError naming the folder. `from_pretrained` also checks
+that the folder it read is still the same folder (its inode) after reading config and weights, and reads again if
+a save swapped it in between.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from tokenization.files import atomic_folder, atomic_path, folder_to_read, read_json
+
+from .safeguards import check_config_against_weights, save_errors, weights_file
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +245,7 @@ class CheckpointMixin:
             logger.warning("saving a pre-LN model: transformers has no pre-LN BERT and would run it as post-LN")
         tensors = self.hf_state_dict()
         config = dataclasses.replace(self.config, architectures=[self.hf_architecture])
-        with atomic_folder(directory, carry_over=lambda name: not WEIGHT_FILES.match(name)) as tmp:
+        with save_errors(directory), atomic_folder(directory, carry_over=lambda n: not WEIGHT_FILES.match(n)) as tmp:
             write_safetensors(tensors, os.path.join(tmp, SAFE_WEIGHTS_NAME))
             config.save(os.path.join(tmp, CONFIG_NAME))
 
@@ -267,6 +272,9 @@ class CheckpointMixin:
                 break
         else:
             raise OSError(f"from_pretrained: {directory!r} was replaced while it was read, three times running")
+        check_config_against_weights(config, {k: v.shape for k, v in state.items()}, cls.base_model_prefix + ".",
+                                     os.path.join(directory, CONFIG_NAME), weights_file(directory), config_overrides,
+                                     f"{cls.__name__}.from_pretrained", sizes=not ignore_mismatched_sizes)
         model = cls(config)
         info = model.load_hf_state_dict(state, ignore_mismatched_sizes)
         model.eval()

@@ -24,7 +24,9 @@ vocabulary, computed by `count_parameters` below and checked against the real mo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from .attention import IMPLEMENTATIONS
@@ -71,6 +73,18 @@ class BertConfig(JsonConfig):
     heads_fields = ("hidden_size", "num_attention_heads")
     # transformers' switches for what we do not build: a decoder (causal self-attention) and cross-attention
     refused_keys = {"is_decoder": False, "add_cross_attention": False}
+    # what from_pretrained compares with the weights before building (bert/safeguards.py): tensor → its shape's
+    # fields, and the blocks' tensor names with their index → the number of blocks
+    weight_shapes = {"embeddings.word_embeddings.weight": ("vocab_size", "hidden_size"),
+                     "embeddings.position_embeddings.weight": ("max_position_embeddings", "hidden_size"),
+                     "embeddings.token_type_embeddings.weight": ("type_vocab_size", "hidden_size"),
+                     "encoder.layer.0.intermediate.dense.weight": ("intermediate_size", "hidden_size")}
+    layer_weights = (r"encoder\.layer\.(\d+)\.", "num_hidden_layers")
+
+    @classmethod
+    def parameter_count(cls, values: Mapping[str, Any]) -> int:
+        """`count_parameters` of a config with these field values (JsonConfig's memory check)."""
+        return count_parameters(SimpleNamespace(**values))
 
     @property
     def head_dim(self) -> int:

@@ -39,12 +39,13 @@ from torch import Tensor, nn
 
 from tokenization.files import write_json
 
-from .ner import TokenClassificationData, evaluate_tagger, f_score, label_list, read_conll
+from .config import read_config_json
+from .ner import TokenClassificationData, conll_data, evaluate_tagger, f_score
 from .training import ShardedBatches, Trainer, TrainingArguments, model_loss, pad_batch
 from .training.distributed import DistributedContext
 from .training.loop import ComputeLoss
-from .training.runs import (COUNT, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, check_out, clear_run_outputs,
-                            number, run_cli)
+from .training.runs import (COUNT, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, check_device, check_out,
+                            fit_length, load_checked, model_folder, number, run_cli, start_run)
 
 
 # ----------------------------------------------------------------------------- data
@@ -62,7 +63,8 @@ def read_tsv(path: str | os.PathLike, text_column: str = "sentence", label_colum
              limit: int | None = None, num_labels: int | None = None) -> LabelledText:
     """Read a GLUE-style TSV (header row; tab-separated; no quoting) into sentences and integer labels.
 
-    Errors name the file and line: a missing file or one that is not UTF-8 (OSError), a header without the
+    UTF-8 with or without a byte-order mark. Errors name the file and line: a missing file or one that is not UTF-8
+    (OSError), a header without the
     columns, a row with too few fields, a label that is not an integer or (with `num_labels`) not in
     [0, num_labels) (ValueError). Surrounding spaces of a sentence are stripped (SST-2
     keeps one before the tab)."""
@@ -70,7 +72,7 @@ def read_tsv(path: str | os.PathLike, text_column: str = "sentence", label_colum
     if not os.path.isfile(path):
         raise OSError(f"TSV file not found: {path!r}")
     sentences, labels = [], []
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:     # a byte-order mark (Windows editors) is dropped
         try:
             rows = f.read().splitlines()
         except UnicodeDecodeError as e:
@@ -221,7 +223,7 @@ def build_parser(prog: str = "python -m bert.finetune") -> argparse.ArgumentPars
                     help="training data: a TSV with a header sentence<TAB>label, or with --task ner a CoNLL file")
     ap.add_argument("--dev", help="dev data (same format), scored during and after training (optional)")
     ap.add_argument("--test", help="test data (same format), scored once, after training (optional)")
-    ap.add_argument("--out", help="directory to save the fine-tuned model, vocab and metrics.json (optional)")
+    ap.add_argument("--out", help="folder for the fine-tuned model, vocab, run.json and metrics.json (optional)")
     ap.add_argument("--num-labels", type=number(int, 1), help="number of classes (default: from the training labels)")
     ap.add_argument("--max-steps", type=POSITIVE_INT, help="optimizer steps (default: one epoch)")
     ap.add_argument("--epochs", type=POSITIVE, default=1.0, help="epochs, when --max-steps is not given (default 1)")
@@ -232,59 +234,71 @@ def build_parser(prog: str = "python -m bert.finetune") -> argparse.ArgumentPars
     ap.add_argument("--warmup-ratio", type=FRACTION, default=0.1, help="share of steps with linear warmup (default 0.1)")
     ap.add_argument("--weight-decay", type=NON_NEGATIVE, default=0.01, help="AdamW weight decay (default 0.01)")
     ap.add_argument("--max-length", type=number(int, 3),
-                    help="truncate sentences to this many tokens (default 64; 128 with --task ner)")
+                    help="truncate sentences to this many tokens (default 64, 128 with --task ner; at most the "
+                         "model's max_position_embeddings)")
     ap.add_argument("--eval-every", type=COUNT, default=0, help="score the dev set every N steps (default: at the end)")
     ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     ap.add_argument("--threads", type=POSITIVE_INT, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
-    ap.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace an earlier run in --out (one with run.json); other folders are refused")
+    ap.add_argument("--ignore-mismatched-sizes", action="store_true",
+                    help="when --model has a classifier for another number of labels, start a new one on its encoder")
     return ap
 
 
-def load_classifier(path: str, num_labels: int | None, task: str = "classification") -> nn.Module:
+def load_classifier(path: str, num_labels: int | None, task: str = "classification",
+                    ignore_mismatched_sizes: bool = False) -> nn.Module:
     """BertForSequenceClassification (or, for task "ner", BertForTokenClassification) from any BERT directory."""
     from bert import BertForSequenceClassification, BertForTokenClassification
     overrides = {} if num_labels is None else {"num_labels": num_labels}
     cls = BertForTokenClassification if task == "ner" else BertForSequenceClassification
-    return cls.from_pretrained(path, **overrides)
+    return cls.from_pretrained(path, ignore_mismatched_sizes=ignore_mismatched_sizes, **overrides)
+
+
+def max_length(args: argparse.Namespace) -> int:
+    """--max-length, at most the model's max_position_embeddings; by default the task's (TASKS), or fewer."""
+    config = os.path.join(args.model, "config.json")
+    positions = read_config_json(config).get("max_position_embeddings") if os.path.isfile(config) else None
+    if not isinstance(positions, int) or isinstance(positions, bool):
+        return args.max_length or TASKS[args.task]     # no usable config.json: loading the model will say so
+    return fit_length("--max-length", args.max_length, TASKS[args.task], positions, f"--model {args.model!r}")
 
 
 def task_data(args: argparse.Namespace, tokenizer) -> tuple[object, dict[str, object], int, Callable, list | None]:
     """(training data, {"dev": …, "test": …} as given, number of labels, scorer(model, data, device) -> dict, tag
     names or None) for `args.task`. NER's labels come from the training file (`bert.ner.label_list`)."""
-    max_length = args.max_length or TASKS[args.task]
+    length = max_length(args)
     if args.task == "ner":
-        table = read_conll(args.train, args.train_limit)
-        tags = label_list(table.tags)
-        if args.num_labels not in (None, len(tags)):
-            raise ValueError(f"--num-labels: {args.train!r} has {len(tags)} tags {tags}, got {args.num_labels}")
-        sets = {name: TokenClassificationData.from_conll(path, tokenizer, tags, max_length)
-                for name, path in (("dev", args.dev), ("test", args.test)) if path}
-        return TokenClassificationData(table, tokenizer, tags, max_length), sets, len(tags), evaluate_tagger, tags
-    train = ClassificationData.from_tsv(args.train, tokenizer, max_length, args.train_limit, args.num_labels)
-    sets = {name: ClassificationData.from_tsv(path, tokenizer, max_length, num_labels=args.num_labels)
+        train, sets = conll_data(args.train, {"dev": args.dev, "test": args.test}, tokenizer, length, args.train_limit)
+        if args.num_labels not in (None, len(train.labels)):
+            raise ValueError(f"--num-labels: {args.train!r} has {len(train.labels)} tags {train.labels}, got "
+                             f"{args.num_labels}")
+        return train, sets, len(train.labels), evaluate_tagger, train.labels
+    train = ClassificationData.from_tsv(args.train, tokenizer, length, args.train_limit, args.num_labels)
+    sets = {name: ClassificationData.from_tsv(path, tokenizer, length, num_labels=args.num_labels)
             for name, path in (("dev", args.dev), ("test", args.test)) if path}
     num_labels = args.num_labels or max([train.num_labels] + [d.num_labels for d in sets.values()])
     return train, sets, num_labels, evaluate_classifier, None
 
 
 def run(args: argparse.Namespace, load: Callable[[str, int | None, str], nn.Module] = load_classifier) -> dict:
-    """Fine-tune as the parsed command line says; returns the final scores (dev_*, test_*) with `steps` and
-    `seconds`. `load(path, num_labels, task)` builds the model (distil.finetune passes one that also takes
-    DistilBERT folders)."""
+    """Fine-tune as the parsed command line says; returns the final scores (dev_*, test_*), `steps`, `seconds`.
+    `load(path, num_labels, task, ignore_mismatched_sizes)` builds the model (distil.finetune's takes DistilBERT)."""
     from tokenization import BertTokenizer
 
+    check_device(args.device, auto=False)
     if args.out:
         check_out(args.out, resume=False, overwrite=args.overwrite, inputs={"--model": args.model})
-        if args.overwrite:
-            clear_run_outputs(args.out)
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
     tokenizer = BertTokenizer.from_pretrained(args.model, backend="fast")  # same ids as the reference, faster
     train, sets, num_labels, score, tags = task_data(args, tokenizer)
-    model = load(args.model, num_labels, args.task)
+    model = load_checked(load, args, num_labels)
+    if args.out:                                  # every check passed: from here on the folder is a run of ours
+        start_run(args.out, args)
     max_steps = args.max_steps or max(1, math.ceil(args.epochs * train.num_examples(0) / args.batch_size))
     print(f"fine-tuning {type(model).__name__} ({model.num_parameters():,} parameters) on "
           f"{train.num_examples(0):,} sentences, {num_labels} labels, {max_steps} steps of {args.batch_size}",
@@ -304,10 +318,11 @@ def run(args: argparse.Namespace, load: Callable[[str, int | None, str], nn.Modu
         final.update({f"test_{k}": v for k, v in score(model, sets["test"], args.device).items()})
     print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in final.items()), flush=True)
     if args.out:
-        model.save_pretrained(args.out)
-        tokenizer.save_pretrained(args.out)
-        if tags:
-            write_json(os.path.join(args.out, "labels.json"), tags)    # the tag of each class id, in order
+        with model_folder(args.out) as tmp:       # the model, its vocabulary and labels, swapped in together
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            if tags:
+                write_json(os.path.join(tmp, "labels.json"), tags)     # the tag of each class id, in order
         write_json(os.path.join(args.out, "metrics.json"), {**final, "task": args.task, "model": args.model,
                                                             "train": args.train, "dev": args.dev, "test": args.test})
         print(f"saved to {args.out}", flush=True)

@@ -2,7 +2,8 @@
 
 Every field is checked when a config is built *and* when a field is set afterwards (`config.x = v`), from one
 table: its type from the dataclass annotation (`type_problem`), its range or choices from `rules`, then the
-relations between fields (`_relation_problems`). An error names the field as `BertConfig.hidden_size`, or, for a
+relations between fields (`_relation_problems`: among them, that the parameters the sizes imply fit in this
+machine's memory, bert/safeguards.py). An error names the field as `BertConfig.hidden_size`, or, for a
 value read from a file, as `path/config.json: hidden_size` — so a bad size fails at once, not deep inside a matmul.
 
 The keys every transformers config has are fields here, shared by both configs (keyword-only):
@@ -30,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 from tokenization.files import write_text
+
+from .safeguards import memory_problem
 
 
 # ----------------------------------------------------------------------------- checking values at the boundary
@@ -145,8 +148,9 @@ def _as_id(key: Any) -> Any:
 @dataclass
 class JsonConfig:
     """The base of the config dataclasses (module docstring). Each subclass sets `model_type`, `rules`,
-    `heads_fields`, `legacy_keys` (and may set `refused_keys`), and has the fields `architectures`,
-    `attn_implementation`, `pad_token_id`, `vocab_size` and `num_labels`."""
+    `heads_fields`, `legacy_keys`, `weight_shapes`, `layer_weights` (and may set `refused_keys`), has a classmethod
+    `parameter_count(values)`, and the fields `architectures`, `attn_implementation`, `pad_token_id`, `vocab_size`
+    and `num_labels`."""
 
     # --- keys of every transformers config (keyword-only, so the subclasses' positional order is unchanged) ---
     id2label: dict[int, str] | None = field(default=None, kw_only=True)  # class id → name; None = LABEL_0 …
@@ -163,6 +167,8 @@ class JsonConfig:
     heads_fields: ClassVar[tuple[str, str]] = ("", "")       # (width, heads): the width must divide into heads
     legacy_keys: ClassVar[dict[str, str]] = {}               # old config.json key → the field it means
     refused_keys: ClassVar[dict[str, Any]] = {}              # unknown key → the only value we accept for it
+    weight_shapes: ClassVar[dict[str, tuple[str, ...]]] = {}  # HF tensor → the fields its shape is (safeguards.py)
+    layer_weights: ClassVar[tuple[str, str]] = ("", "")       # (regex of a block's tensor names, index; the L field)
 
     def __post_init__(self) -> None:
         values = self._values()
@@ -248,6 +254,8 @@ class JsonConfig:
         if v["id2label"] is not None and len(v["id2label"]) != v["num_labels"]:
             yield "id2label", (f"has {len(v['id2label'])} labels but num_labels is {v['num_labels']}: give one name "
                                "per class (or leave id2label out for LABEL_0 …)")
+        sizes = {name: value for name, value in _defaults(cls).items() if cls.rules.get(name) is SIZE}
+        yield from filter(None, [memory_problem(v, cls.parameter_count, sizes)])   # bytes beyond this machine's
 
     def to_dict(self) -> dict[str, Any]:
         """Every field (the keys of config.json), the unknown keys as they were read, and `model_type`."""

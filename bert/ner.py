@@ -35,6 +35,7 @@ class TaggedSentences:
     """Sentences as lists of words, each word with its tag ("O", "B-PER", "I-PER", …)."""
     words: list[list[str]]
     tags: list[list[str]]
+    path: str | None = None      # the file they were read from (errors name it)
 
     def __len__(self) -> int:
         return len(self.words)
@@ -51,7 +52,8 @@ def read_conll(path: str | os.PathLike, limit: int | None = None) -> TaggedSente
     """Read a CoNLL-2003 file: one word per line, space-separated columns, the word first and its NER tag last
     (`EU NNP B-NP B-ORG`); a blank line ends a sentence; a `-DOCSTART-` line starts a document (it is no word).
 
-    Every word line must have the same number of columns (≥ 2) as the file's first one. Errors name the file and
+    UTF-8 with or without a byte-order mark (a Windows editor's U+FEFF is no word). Every word line must have the
+    same number of columns (≥ 2) as the file's first one. Errors name the file and
     line: a missing or non-UTF-8 file (OSError), a line with another number of columns, a malformed tag, a file with
     no sentence (ValueError). `limit`: stop after that many sentences."""
     path = os.fspath(path)
@@ -68,7 +70,7 @@ def read_conll(path: str | os.PathLike, limit: int | None = None) -> TaggedSente
             tags.append([t for _, t in sentence])
             sentence.clear()
 
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:
         try:
             lines = f.read().splitlines()
         except UnicodeDecodeError as e:
@@ -89,7 +91,7 @@ def read_conll(path: str | os.PathLike, limit: int | None = None) -> TaggedSente
     end_sentence()
     if not words:
         raise ValueError(f"{path!r} holds no sentence (expected lines 'word POS chunk TAG', blank between sentences)")
-    return TaggedSentences(words[:limit] if limit else words, tags[:limit] if limit else tags)
+    return TaggedSentences(words[:limit] if limit else words, tags[:limit] if limit else tags, path)
 
 
 def label_list(tags: Sequence[Sequence[str]]) -> list[str]:
@@ -203,7 +205,8 @@ class TokenClassificationData:
         index = {t: i for i, t in enumerate(self.labels)}
         unknown = sorted({t for s in table.tags for t in s} - set(index))
         if unknown:
-            raise ValueError(f"tags {unknown} are not in the label set {self.labels}")
+            where = f"{table.path!r}: " if table.path else ""
+            raise ValueError(f"{where}tags {unknown} are not in the label set {self.labels}")
         vocab = sorted({w for s in table.words for w in s})
         pieces = dict(zip(vocab, tokenizer(vocab, add_special_tokens=False)["input_ids"]))
         self.pad_id = tokenizer.pad_token_id
@@ -235,6 +238,25 @@ class TokenClassificationData:
                           for i in indices], self.pad_id)
 
 
+def conll_data(train: str, others: dict[str, str | None], tokenizer, max_length: int = 128,
+               limit: int | None = None) -> tuple[TokenClassificationData, dict[str, TokenClassificationData]]:
+    """The training file's data over its own tags (`label_list`), and each other file given ({"dev": path, …}) over
+    the same tags; a tag the training file lacks is a ValueError naming both files (a model trained on the
+    training tags could never predict it). `limit`: sentences of the training file."""
+    table = read_conll(train, limit)
+    tags = label_list(table.tags)
+    sets = {}
+    for name, path in others.items():
+        if path:
+            other = read_conll(path)
+            unknown = sorted({t for s in other.tags for t in s} - set(tags))
+            if unknown:
+                raise ValueError(f"the {name} file {path!r} has tags {unknown} that the training file {train!r} "
+                                 f"lacks (its tags: {tags})")
+            sets[name] = TokenClassificationData(other, tokenizer, tags, max_length)
+    return TokenClassificationData(table, tokenizer, tags, max_length), sets
+
+
 @torch.no_grad()
 def predict_tags(model: nn.Module, data: TokenClassificationData, batch_size: int = 64,
                  device: str | torch.device = "cpu") -> list[list[str]]:
@@ -260,4 +282,4 @@ def evaluate_tagger(model: nn.Module, data: TokenClassificationData, device: str
 
 
 __all__ = ["TaggedSentences", "read_conll", "check_tag", "label_list", "entity_spans", "f_score", "entity_scores",
-           "align_labels", "word_tags", "TokenClassificationData", "predict_tags", "evaluate_tagger"]
+           "align_labels", "word_tags", "TokenClassificationData", "conll_data", "predict_tags", "evaluate_tagger"]

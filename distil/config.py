@@ -29,7 +29,9 @@ keep it and ignore it), an override or constructor argument (no such field), or 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from bert.attention import IMPLEMENTATIONS
@@ -76,6 +78,16 @@ class DistilBertConfig(JsonConfig):
              "attn_implementation": one_of(IMPLEMENTATIONS + tuple(TRANSFORMERS_ATTENTION))}
     heads_fields = ("dim", "n_heads")
     legacy_keys = {"tie_weights_": "tie_word_embeddings"}   # distilbert-base-uncased's config.json has the old key
+    # what from_pretrained compares with the weights before building (bert/safeguards.py)
+    weight_shapes = {"embeddings.word_embeddings.weight": ("vocab_size", "dim"),
+                     "embeddings.position_embeddings.weight": ("max_position_embeddings", "dim"),
+                     "transformer.layer.0.ffn.lin1.weight": ("hidden_dim", "dim")}
+    layer_weights = (r"transformer\.layer\.(\d+)\.", "n_layers")
+
+    @classmethod
+    def parameter_count(cls, values: Mapping[str, Any]) -> int:
+        """`count_parameters` of a config with these field values (JsonConfig's memory check)."""
+        return count_parameters(SimpleNamespace(**values))
 
     @classmethod
     def _relation_problems(cls, v):

@@ -43,7 +43,7 @@ from bert.pretraining.cli import pretrain
 from bert.tools.timing import interleaved_times
 from bert.training import evaluate_mlm, read_metrics
 from bert.training.metrics import figure, save_figure
-from bert.training.runs import COUNT, POSITIVE_INT, check_out, number, run_cli
+from bert.training.runs import COUNT, POSITIVE_INT, number, run_cli
 from tokenization import BertTokenizer
 from tokenization.files import write_json, write_text
 
@@ -65,8 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/demo",
                     help="output folder (default runs/demo); the demo replaces its own earlier results there, and "
-                         "refuses a non-empty folder it did not make unless --overwrite")
-    ap.add_argument("--overwrite", action="store_true", help="write into a non-empty --out the demo did not make")
+                         "refuses a non-empty folder it did not make, with or without --overwrite")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace the demo's own earlier results in --out (a rerun does that anyway; kept for older "
+                         "command lines): a non-empty folder the demo did not make is refused all the same")
     ap.add_argument("--data", default=None, help="a folder holding sst2/ (train.tsv, dev.tsv): also run the "
                                                  "sentiment experiment (skipped with a message when absent)")
     ap.add_argument("--corpus", nargs="+", default=["stdlib"], help="pre-training corpus (default: stdlib)")
@@ -260,8 +262,11 @@ def sst2_part(args: argparse.Namespace) -> str:
 def demo(argv: list[str] | None = None) -> str:
     """Run the demo with `argv`; returns the report (and writes OUT/results.json, report.md, demo.png)."""
     args = build_parser().parse_args(argv)
-    own = os.path.isfile(os.path.join(args.out, MARKER))
-    check_out(args.out, resume=False, overwrite=args.overwrite or own)      # the demo's own folder: replace it
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise NotADirectoryError(f"--out {args.out!r} exists and is not a folder")
+    if os.path.isdir(args.out) and os.listdir(args.out) and not os.path.isfile(os.path.join(args.out, MARKER)):
+        raise FileExistsError(f"--out {args.out!r} is not empty and was not made by the demo (no {MARKER}): choose "
+                              "a new or empty folder (--overwrite replaces only the demo's own results)")
     os.makedirs(args.out, exist_ok=True)
     write_text(os.path.join(args.out, MARKER), "written by python -m distil.demo; a rerun replaces this folder's "
                                                "results\n")

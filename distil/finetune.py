@@ -20,7 +20,8 @@ from bert.training.runs import run_cli
 from .tasks import DistilBertForSequenceClassification, DistilBertForTokenClassification
 
 
-def load_any_classifier(path: str, num_labels: int | None, task: str = "classification") -> nn.Module:
+def load_any_classifier(path: str, num_labels: int | None, task: str = "classification",
+                        ignore_mismatched_sizes: bool = False) -> nn.Module:
     """A sequence classifier (task "ner": a token classifier) from a BERT or DistilBERT `from_pretrained` directory,
     by config.json's model_type."""
     config_file = os.path.join(path, "config.json")
@@ -30,9 +31,9 @@ def load_any_classifier(path: str, num_labels: int | None, task: str = "classifi
     if model_type == "distilbert":
         overrides = {} if num_labels is None else {"num_labels": num_labels}
         cls = DistilBertForTokenClassification if task == "ner" else DistilBertForSequenceClassification
-        return cls.from_pretrained(path, **overrides)
+        return cls.from_pretrained(path, ignore_mismatched_sizes=ignore_mismatched_sizes, **overrides)
     if model_type == "bert":
-        return load_classifier(path, num_labels, task)
+        return load_classifier(path, num_labels, task, ignore_mismatched_sizes)
     raise ValueError(f"{config_file}: model_type must be 'bert' or 'distilbert', got {model_type!r}")
 
 

@@ -42,8 +42,9 @@ from bert.pretraining.data import mlm_data
 from bert.training import ShardedBatches, Trainer, TrainingArguments, evaluate_mlm
 from bert.training.distributed import PRECISIONS, init_distributed, shutdown
 from bert.training.metrics import plot_distillation
-from bert.training.runs import (COUNT, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, add_output_options, check_out,
-                                check_resume, clear_run_outputs, number, run_cli, write_run)
+from bert.training.runs import (COUNT, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, add_output_options, check_device,
+                                check_out, check_precision, check_resume, fit_length, model_folder,
+                                named, number, run_cli, start_run, write_run)
 from tokenization import BertTokenizer
 
 from .distiller import Distiller
@@ -53,7 +54,7 @@ from .student import student_from_teacher
 from .tasks import DistilBertForSequenceClassification
 
 # settings that decide the data, the models or the batches: a resumed run must keep them
-RESUME_KEYS = ("mode", "teacher", "student", "layers", "corpus", "seq_len", "train", "max_length", "seed",
+RESUME_KEYS = ("mode", "teacher", "student", "layers", "corpus", "seq_len", "train", "max_length", "seed", "lr",
                "batch_size", "accumulation", "heldout_fraction", "eval_examples", "dropout", "alpha_ce", "alpha_mlm",
                "alpha_cos", "temperature", "ce_positions", "without_teacher")
 
@@ -109,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     task.add_argument("--train", required=True, help="training TSV with a header: sentence<TAB>label")
     task.add_argument("--dev", default=None, help="dev TSV scored with accuracy and F1")
     task.add_argument("--train-limit", type=POSITIVE_INT, default=None, help="use only the first N training rows")
-    task.add_argument("--max-length", type=number(int, 2), default=64, help="truncate sentences to this many tokens (64)")
+    task.add_argument("--max-length", type=number(int, 2), default=None,
+                      help="truncate sentences to this many tokens (default 64, or fewer when the models have fewer "
+                           "positions)")
     return ap
 
 
@@ -124,7 +127,33 @@ def build_models(args: argparse.Namespace) -> tuple[torch.nn.Module, torch.nn.Mo
         if args.layers:
             raise ValueError("give --student or --layers, not both (--layers builds a student from the teacher)")
         return teacher, student_cls.from_pretrained(args.student, **overrides)
+    layers = teacher.config.num_hidden_layers
+    if args.layers and not all(i < layers for i in args.layers):
+        raise ValueError(f"--layers {' '.join(map(str, args.layers))}: the teacher {args.teacher!r} has {layers} "
+                         f"layers, numbered 0 to {layers - 1}")
     return teacher, student_from_teacher(teacher, layers=args.layers, **overrides)
+
+
+def check_models(args: argparse.Namespace, teacher: torch.nn.Module, student: torch.nn.Module) -> int:
+    """Refuse, before the first step and naming the option, what cannot work with these models: a --seq-len or
+    --max-length beyond their positions, and a --student whose vocabulary, classes or (for L_cos) width differ from
+    the teacher's. Returns the length of an example: --seq-len, --max-length, or by default 64 or the models'
+    positions when they have fewer."""
+    flag, length = ("--seq-len", args.seq_len) if args.mode == "mlm" else ("--max-length", args.max_length)
+    length = length or min(64, teacher.config.max_position_embeddings, student.config.max_position_embeddings)
+    for who, path, model in (("teacher", args.teacher, teacher), ("student", args.student, student)):
+        fit_length(flag, length, 64, model.config.max_position_embeddings,
+                   f"the {who} {path!r}" if path else f"the {who} (built from the teacher)")
+    pairs = [("vocabulary size", teacher.config.vocab_size, student.config.vocab_size)]
+    if args.mode == "task":
+        pairs.append(("number of classes", teacher.config.num_labels, student.config.num_labels))
+    if args.alpha_cos > 0 and not getattr(args, "without_teacher", False):
+        pairs.append(("hidden size (L_cos compares hidden states; --alpha-cos 0 leaves it out)",
+                      teacher.config.hidden_size, student.config.dim))
+    for name, t, s in pairs if args.student else ():
+        if t != s:
+            raise ValueError(f"--student {args.student!r}: its {name} is {s}, the teacher's {t}; they must be equal")
+    return length
 
 
 def distil(argv: list[str] | None = None) -> dict[str, Any]:
@@ -134,6 +163,8 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
         args.max_steps = 2000
     if args.resume and args.overwrite:
         raise ValueError("give --resume (continue the run in --out) or --overwrite (replace it), not both")
+    check_device(args.device)
+    check_precision(args.precision, args.device)
     if args.resume:
         check_resume(args, RESUME_KEYS)
     ctx = init_distributed(args.device)
@@ -141,11 +172,13 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
         check_out(args.out, resume=args.resume, overwrite=args.overwrite,
                   inputs={"--teacher": args.teacher, "--student": args.student})
         ctx.barrier()                                     # every process has checked before anything is written
-        if args.overwrite and ctx.is_main:
-            clear_run_outputs(args.out)
-        tokenizer = BertTokenizer.from_pretrained(args.teacher, backend="fast")
+        tokenizer = named("--teacher", args.teacher,                 # a special token missing: name the file
+                          lambda: BertTokenizer.from_pretrained(args.teacher, backend="fast"))
         torch.manual_seed(args.seed)
         teacher, student = build_models(args)
+        length = check_models(args, teacher, student)
+        if ctx.is_main and not args.resume:
+            start_run(args.out, args)                     # run.json first: the folder is a run of ours from now on
         without_teacher = getattr(args, "without_teacher", False)
         if args.mode == "mlm":   # soft targets at the masked positions only: both models decode only there
             teacher.masked_only = student.masked_only = args.ce_positions == "masked" or without_teacher
@@ -159,9 +192,10 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
             score = "mlm_acc"
         else:
             k = teacher.config.num_labels                 # the teacher's classes: every label must be one of them
-            train = ClassificationData.from_tsv(args.train, tokenizer, args.max_length, args.train_limit, k)
-            dev = ClassificationData.from_tsv(args.dev, tokenizer, args.max_length, num_labels=k) if args.dev else None
-            stats = {"train_examples": train.num_examples(0), "dev_examples": dev.num_examples(0) if dev else 0}
+            train = ClassificationData.from_tsv(args.train, tokenizer, length, args.train_limit, k)
+            dev = ClassificationData.from_tsv(args.dev, tokenizer, length, num_labels=k) if args.dev else None
+            stats = {"train_examples": train.num_examples(0), "dev_examples": dev.num_examples(0) if dev else 0,
+                     "max_length": length}
             evaluate = (lambda m: evaluate_classifier(m, dev, ctx.device)) if dev else None  # noqa: E731
             score = "accuracy"
         batches = ShardedBatches(train, args.batch_size, args.accumulation, ctx.world_size, ctx.rank, args.seed,
@@ -189,8 +223,9 @@ def distil(argv: list[str] | None = None) -> dict[str, Any]:
                 print(f"distil.train: {json.dumps(stats)}; teacher: {json.dumps(teacher_eval)}", file=sys.stderr)
         summary = trainer.train(resume=args.resume)
         if ctx.is_main:
-            student.save_pretrained(args.out)
-            tokenizer.save_pretrained(args.out)
+            with model_folder(args.out) as tmp:          # the student and its vocabulary, swapped in together
+                student.save_pretrained(tmp)
+                tokenizer.save_pretrained(tmp)
             if evaluate is not None and not args.no_plot:
                 plot_distillation(metrics, os.path.join(args.out, "metrics.png"), score,
                                   {f"teacher ({score})": teacher_eval[score]} if teacher_eval else None,

@@ -44,6 +44,10 @@ def load_student_function(exercise: Exercise, path: Path) -> Callable:
     except Exception as error:                                   # a syntax error, a bad import: say so, in one line
         raise pytest.UsageError(f"--exercise={exercise.name}: {path} does not import: "
                                 f"{type(error).__name__}: {error}") from error
+    except SystemExit as error:                                  # exit() at the top: pytest would print INTERNALERROR
+        raise pytest.UsageError(f"--exercise={exercise.name}: {path} does not import: it calls exit() or sys.exit() "
+                                f"(code {error.code!r}) when imported; remove that call — the file only needs to "
+                                f"define `{exercise.function}`") from None
     fn = getattr(module, exercise.function, None)
     if not callable(fn):
         raise pytest.UsageError(f"--exercise={exercise.name}: {path} must define a function "

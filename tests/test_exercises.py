@@ -272,6 +272,21 @@ def test_a_missing_or_broken_student_file_is_a_one_line_usage_error(tmp_path):
         load_student_function(EXERCISES["position"], tmp_path / "other.py")
 
 
+@pytest.mark.parametrize("call", ["exit()", "import sys; sys.exit(3)", "raise SystemExit"])
+def test_a_student_file_that_exits_on_import_is_a_one_line_usage_error(tmp_path, call):
+    """Issue 30: `exit()` at the top of the file printed 25 lines of pytest INTERNALERROR."""
+    (tmp_path / "quits.py").write_text(f"{call}\ndef sinusoidal_table(max_len, dim, base=10000.0): pass\n")
+    with pytest.raises(pytest.UsageError, match=r"quits\.py does not import: it calls exit\(\) or sys\.exit"):
+        load_student_function(EXERCISES["position"], tmp_path / "quits.py")
+
+
+def test_a_student_function_that_exits_fails_its_checks_not_the_session(tmp_path):
+    result = _check(tmp_path, "soft_target", "import sys\n\ndef soft_target_loss(*args, **kwargs):\n    sys.exit(0)\n",
+                    "-x")
+    assert result.ret == 1 and "INTERNALERROR" not in result.out, result.out[-3000:]
+    assert result.has("✗") and result.has("SystemExit"), result.out[-3000:]
+
+
 def test_copying_the_stubs_never_overwrites_a_students_file(tmp_path):
     work = tmp_path / "work"
     assert copy_stubs(work) == [(name, "copied") for name in EXERCISES]

@@ -3,7 +3,8 @@
 loads as one complete version, with the folder's other files intact; then the folder-level rules one by one —
 files carried over as hard links, stale weight files dropped, leftovers of killed saves ignored by loading and
 removed by the next save, the two-rename fallback and its loader-side recovery, a save that swaps the folder while
-it is being read, a symlinked folder, a process whose working directory is the folder."""
+it is being read, a symlinked folder, a process whose working directory is the folder; and two writers at once: a
+running writer's temporary folder is left alone, and two saves of one folder at once both finish."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -202,3 +204,51 @@ def test_rename_exchange_swaps_two_folders_in_one_step(tmp_path):
     (tmp_path / "a" / "x").write_text("a"), (tmp_path / "b" / "x").write_text("b")
     assert files.exchange_paths(str(tmp_path / "a"), str(tmp_path / "b"))    # True: no fallback on this machine
     assert (tmp_path / "a" / "x").read_text() == "b" and (tmp_path / "b" / "x").read_text() == "a"
+
+
+# ------------------------------------------------------------------ two writers: temporary folders have owners
+def test_a_live_processs_temporary_folder_is_left_alone_and_a_dead_ones_removed(tmp_path):
+    folder = tmp_path / "m"
+    versioned(BertModel(tiny_config()), 1).save_pretrained(folder)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    live = os.getppid()                                      # our parent: running while this test runs
+    for pid in (live, dead.pid):
+        (tmp_path / f".m.tmp-{pid}").mkdir()
+        (tmp_path / f".m.tmp-{pid}" / "model.safetensors").write_bytes(b"being written")
+    versioned(BertModel(tiny_config()), 2).save_pretrained(folder)
+    assert leftovers(folder) == [f".m.tmp-{live}"] and loaded_version(folder) == 2
+    assert (tmp_path / f".m.tmp-{live}" / "model.safetensors").read_bytes() == b"being written"
+
+
+def test_two_writers_saving_one_folder_at_once_both_finish_and_the_folder_is_one_version(tmp_path, monkeypatch):
+    """Writer B is stopped inside its save (weights written, config.json not yet) while writer A saves the same
+    folder from start to end; then B goes on. Before, A's save removed B's temporary folder (the same
+    `.m.tmp-<pid>` name, and every such folder was removed), and B failed with "No such file or directory"."""
+    folder = tmp_path / "m"
+    versioned(BertModel(tiny_config()), 1).save_pretrained(folder)
+    inside, a_done, errors = threading.Event(), threading.Event(), []
+    real_save_file = ckpt.save_file
+
+    def save_file(tensors, path, metadata=None):
+        real_save_file(tensors, path, metadata=metadata)
+        if threading.current_thread().name == "B":           # the barrier: B waits here until A has saved
+            inside.set()
+            assert a_done.wait(60)
+
+    def writer_b():
+        try:
+            versioned(BertModel(tiny_config()), 3).save_pretrained(folder)
+        except BaseException as e:                           # noqa: BLE001 - reported by the main thread
+            errors.append(e)
+            inside.set()
+
+    monkeypatch.setattr(ckpt, "save_file", save_file)
+    b = threading.Thread(target=writer_b, name="B")
+    b.start()
+    assert inside.wait(60)
+    versioned(BertModel(tiny_config()), 2).save_pretrained(folder)       # writer A, all the way through
+    assert loaded_version(folder) == 2
+    a_done.set()
+    b.join(60)
+    assert errors == [] and loaded_version(folder) == 3 and leftovers(folder) == []

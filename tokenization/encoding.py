@@ -5,6 +5,9 @@ BERT's input for one sequence A or a pair (A, B) (Devlin et al. 2019 §3, Figure
     [CLS] A [SEP]              token_type_ids 0 ... 0
     [CLS] A [SEP] B [SEP]      token_type_ids 0 for [CLS] A [SEP], 1 for B [SEP]
 
+One text with an empty second text (`tok(a, "")`) is encoded as no pair, [CLS] A [SEP], as transformers'
+BertTokenizerFast does; in a batch (`tok([a], [""])`) it stays a pair, [CLS] A [SEP] [SEP], as there too.
+
 Truncation happens before the special tokens are added, so the content may use max_length - 2 (one sequence) or
 max_length - 3 (a pair) tokens. The strategies are those of Hugging Face (and their exact arithmetic is that of
 the `tokenizers` library, so the ids agree):
@@ -97,8 +100,8 @@ def kept_lengths(n1: int, n2: int | None, budget: int, strategy: str) -> tuple[i
             keep_short, keep_long = budget // 2, budget - budget // 2
         return (keep_short, keep_long) if n1 <= n2 else (keep_long, keep_short)
     if strategy == "only_second" and n2 is None:
-        raise ValueError(f"truncation='only_second' needs a text_pair: a single sequence of {n1} tokens does not "
-                         f"fit max_length (room for {budget} after the special tokens)")
+        raise ValueError(f"truncation='only_second' needs a text_pair (\"\" is none): a single sequence of {n1} "
+                         f"tokens does not fit max_length (room for {budget} after the special tokens)")
     target = n1 if strategy == "only_first" else n2
     if target <= excess:
         which = "first" if strategy == "only_first" else "second"
@@ -124,11 +127,12 @@ def check_text(text: Any, name: str) -> None:
 
 
 def check_inputs(text: Any, text_pair: Any) -> tuple[list[str], list[str] | None]:
-    """Validate __call__'s inputs -> (texts, pairs or None) as lists."""
+    """Validate __call__'s inputs -> (texts, pairs or None) as lists. One text with text_pair="" is no pair
+    ([CLS] A [SEP]), as transformers' BertTokenizerFast has it; in a batch an empty second text stays a pair."""
     if isinstance(text, str):
         if text_pair is not None and not isinstance(text_pair, str):
             raise TypeError(f"text_pair: expected a str (text is a str), got {type(text_pair).__name__}")
-        return [text], None if text_pair is None else [text_pair]
+        return [text], [text_pair] if text_pair else None
     if not isinstance(text, (list, tuple)):
         raise TypeError(f"text: expected a str or a list of str, got {type(text).__name__}")
     for i, t in enumerate(text):

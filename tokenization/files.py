@@ -1,7 +1,7 @@
 """Writing so that a crash never leaves half of anything: the one atomic-write helper of the project, for files
 and for whole folders.
 
-A file:    write to PATH.tmp-<pid> (beside PATH, same file system) → flush → fsync → os.replace(tmp, PATH)
+A file:    write to PATH.tmp-<owner> (beside PATH, same file system) → flush → fsync → os.replace(tmp, PATH)
 
 `os.replace` is atomic: at every instant PATH is either the old file or the complete new one. A failure while
 writing removes the temporary file and leaves PATH as it was.
@@ -19,18 +19,16 @@ Where RENAME_EXCHANGE is missing (another OS, a file system without it) two rena
 PATH → .NAME.old-<pid>, then the new folder → PATH — and between them PATH is absent; `folder_to_read` (used by
 the loaders) then reads the old folder from .NAME.old-<pid>, and the next save puts it back before it starts.
 Leftovers of a killed save (.NAME.tmp-<pid>, .NAME.old-<pid>) are hidden names that readers ignore; the next save
-of the folder removes them (`clean_leftovers`). One writer per folder at a time. A folder that cannot be renamed
-(a mount point; a parent we may not write) is updated in place, file by file, with a warning.
+of the folder removes those whose owner <pid> has ended (`clean_leftovers`): a running writer's folder is left
+alone. A thread other than the main one writes <pid>-<thread id> (`owner`), so two writers of one folder at once
+each finish, and the folder is one complete version (the last swap's; the two-rename fallback wants one writer at
+a time). A folder that cannot be renamed (a mount point; a parent we may not write) is updated in place, file by
+file, with a warning.
 
-A public, documented module — the bottom floor every package may use. It lives in `tokenization`, the lowest of
-the three packages (their dependencies point one way: tokenization ← bert ← distil), so that all three share it,
-and it imports nothing of the project. Its public names (`__all__`) are the API for everyone:
-
-    atomic_write(path, mode)      a file object; PATH changes on a clean exit only
-    atomic_path(path)             a temporary path to write to; renamed onto PATH on a clean exit
-    write_text / write_json       whole files, atomically;  read_json: the matching reader
-    atomic_folder(path)           a folder that changes as a whole (checkpoints); folder_to_read: where to read it
-    clean_leftovers, fsync_dir, exchange_paths   the folder swap's parts, for the loaders and the tests
+A public, documented module — the bottom floor every package may use: it lives in `tokenization`, the lowest
+package (tokenization ← bert ← distil), and imports nothing of the project. Its API (`__all__`): atomic_write,
+atomic_path, write_text / write_json (read_json: the matching reader), atomic_folder (folder_to_read: where to read
+one), and the folder swap's parts for the loaders and the tests: clean_leftovers, fsync_dir, exchange_paths.
 """
 
 from __future__ import annotations
@@ -44,23 +42,26 @@ import os
 import re
 import shutil
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 
-def _temporary_name(path: str) -> str:
-    """PATH.tmp-<pid><ext>: beside the target, unique per process, keeping the extension (savefig reads it)."""
-    root, ext = os.path.splitext(path)
-    return f"{root}.tmp-{os.getpid()}{ext}"
+def owner() -> str:
+    """Who a temporary name belongs to: this process's id — and, in a thread other than the main one, the
+    thread's id after it (`<pid>-<tid>`), so that two threads saving at once never share a temporary name."""
+    if threading.current_thread() is threading.main_thread():
+        return str(os.getpid())
+    return f"{os.getpid()}-{threading.get_native_id()}"
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary path to write by name (for libraries that take a path: safetensors, torch.save,
     savefig); on success it is fsynced and renamed to `path`, on failure removed."""
-    path = os.fspath(path)
-    tmp = _temporary_name(path)
+    root, ext = os.path.splitext(os.fspath(path))
+    tmp = f"{root}.tmp-{owner()}{ext}"              # beside it, one per writer, the extension kept (savefig reads it)
     try:
         yield tmp
         with open(tmp, "rb+") as f:
@@ -96,10 +97,11 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Non
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """Parse a JSON file; a file that is not UTF-8 or not valid JSON is a ValueError naming it."""
+    """Parse a JSON file, UTF-8 with or without a byte-order mark (as Windows editors save it); a file that is
+    not UTF-8 or not valid JSON is a ValueError naming it."""
     path = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:
             return json.load(f)
     except UnicodeDecodeError as e:
         raise ValueError(f"{path!r} is not UTF-8 text ({e})") from None
@@ -109,7 +111,7 @@ def read_json(path: str | os.PathLike) -> Any:
 
 # ---------------------------------------------------------------- folders
 RENAME_EXCHANGE, AT_FDCWD = 2, -100           # <linux/fs.h>, <fcntl.h>
-_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)$")
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)(-\d+)?$")  # -<thread id>: owner()
 
 
 def fsync_dir(path: str) -> None:
@@ -152,7 +154,19 @@ def exchange_paths(a: str, b: str) -> bool:
 
 def _sibling(path: str, kind: str) -> str:
     parent, name = os.path.split(path)
-    return os.path.join(parent, f".{name}.{kind}-{os.getpid()}")
+    return os.path.join(parent, f".{name}.{kind}-{owner()}")
+
+
+def _alive(pid: int) -> bool:
+    """Is process `pid` running (this one included)? Signal 0 asks without sending anything; where there is no
+    such signal (Windows) every other process counts as ended, the rule before owners were checked."""
+    if pid == os.getpid() or os.name != "posix":
+        return pid == os.getpid()
+    try:
+        os.kill(pid, 0)
+    except (OSError, OverflowError) as e:
+        return isinstance(e, PermissionError)           # another user's process; else none of that id
+    return True
 
 
 def _leftovers(parent: str, name: str | None = None) -> list[tuple[str, re.Match]]:
@@ -172,17 +186,19 @@ def folder_to_read(path: str | os.PathLike) -> str:
 
 
 def clean_leftovers(parent: str, name: str | None = None) -> None:
-    """Remove what killed saves left in `parent` (of folder `name`, or of every folder): .NAME.tmp-<pid> always;
-    .NAME.old-<pid> is put back as NAME when NAME is missing (a fallback save killed between its renames)."""
+    """Remove what killed saves left in `parent` (of folder `name`, or of every folder): .NAME.tmp-<pid>;
+    .NAME.old-<pid> is put back as NAME when NAME is missing (a fallback save killed between its renames). A
+    leftover whose owner <pid> is a running process — this one, or another saving the same folder right now —
+    is not a leftover: it is left alone (its owner removes it)."""
     for path, m in _leftovers(parent, name):
         target = os.path.join(parent, m["name"])
+        if _alive(int(m["pid"])):
+            continue
         if m["kind"] == "old" and os.path.isdir(path) and not os.path.lexists(target):
             os.rename(path, target)
-        elif os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
         else:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+            with contextlib.suppress(OSError):
+                _remove(path)
 
 
 def _fsync_tree(root: str, files: bool) -> None:
@@ -206,7 +222,28 @@ def _link_or_copy(src: str, dst: str) -> None:
 
 
 def _carry_over(old: str, new: str, keep: Callable[[str], bool]) -> None:
-    """Put into `new` every entry of `old` that `new` lacks and `keep(name)` accepts (file trees as hard links)."""
+    """Put into `new` every entry of `old` that `new` lacks and `keep(name)` accepts (file trees as hard links).
+    Another writer may swap `old` away and delete it meanwhile: then what was carried is dropped and the folder
+    now at that path is carried over instead (up to three tries)."""
+    written = set(os.listdir(new))
+    for attempt in range(3):
+        try:
+            return _carry_entries(old, new, keep)
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+            for entry in set(os.listdir(new)) - written:
+                _remove(os.path.join(new, entry))
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def _carry_entries(old: str, new: str, keep: Callable[[str], bool]) -> None:
     for entry in os.scandir(old):
         dst = os.path.join(new, entry.name)
         if os.path.lexists(dst) or not keep(entry.name):
@@ -241,7 +278,7 @@ def atomic_folder(path: str | os.PathLike, carry_over: Callable[[str], bool] = l
                       "its files are replaced one by one (each atomically); save into a subfolder to have the "
                       "whole-folder guarantee", RuntimeWarning, stacklevel=3)
     clean_leftovers(path if in_place else parent, name)  # first puts back an old folder a killed fallback set aside
-    tmp = os.path.join(path, f".{name}.tmp-{os.getpid()}") if in_place else _sibling(path, "tmp")
+    tmp = os.path.join(path, f".{name}.tmp-{owner()}") if in_place else _sibling(path, "tmp")
     os.mkdir(tmp)
     try:
         yield tmp
@@ -254,9 +291,7 @@ def atomic_folder(path: str | os.PathLike, carry_over: Callable[[str], bool] = l
             _carry_over(path, tmp, carry_over)
             _fsync_tree(tmp, files=False)               # the carried names (their data is already on disk)
         cwd = _cwd_inside(path)
-        if not os.path.isdir(path):
-            os.rename(tmp, path)
-        elif not exchange_paths(tmp, path):             # fallback: two renames; see folder_to_read
+        if not _rename_if_new(tmp, path) and not exchange_paths(tmp, path):  # fallback: two renames (folder_to_read)
             old = _sibling(path, "old")
             os.rename(path, old)
             try:
@@ -272,18 +307,28 @@ def atomic_folder(path: str | os.PathLike, carry_over: Callable[[str], bool] = l
         shutil.rmtree(tmp, ignore_errors=True)          # the old folder (after a swap) or the unfinished new one
 
 
+def _rename_if_new(tmp: str, path: str) -> bool:
+    """Rename `tmp` to `path` when there is no `path`; False, changing nothing, when there is — also when another
+    writer created it since we looked (the rename then fails: ENOTEMPTY / EEXIST)."""
+    if os.path.lexists(path):
+        return False
+    try:
+        os.rename(tmp, path)
+    except OSError as e:
+        if e.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            return False
+        raise
+    return True
+
+
 def _replace_entries(path: str, tmp: str, carry_over: Callable[[str], bool]) -> None:
     """In-place update of `path` from `tmp` (inside it): drop the old entries neither written nor carried over,
     then move each new entry into place with one rename (a folder entry: the old one removed first)."""
     written = set(os.listdir(tmp))
     for entry in os.listdir(path):
         old = os.path.join(path, entry)
-        if old == tmp or entry in written or carry_over(entry):
-            continue
-        if os.path.isdir(old) and not os.path.islink(old):
-            shutil.rmtree(old)
-        else:
-            os.unlink(old)
+        if old != tmp and entry not in written and not carry_over(entry):
+            _remove(old)
     for entry in sorted(written):
         dst = os.path.join(path, entry)
         if os.path.isdir(dst) and not os.path.islink(dst):

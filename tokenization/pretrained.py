@@ -20,7 +20,11 @@ written by the `tokenizers` library alone would be lower-cased); we follow token
 tokenizer it was written for. The keys read are BertTokenizer's own argument names, so a folder written by
 transformers loads here and back; other keys ("tokenizer_class", "backend", "added_tokens_decoder", ...) are
 ignored. Each value read must have its option's type (options.py: `"do_lower_case": "false"` is refused, not read
-as true); a file that is not UTF-8, not JSON, or not a JSON object is a ValueError naming the file.
+as true); a file that is not UTF-8, not JSON, or not a JSON object is a ValueError naming the file (a UTF-8
+byte-order mark before the JSON is allowed; in vocab.txt it is refused, vocab.py says why).
+
+Saving writes the four files into a new folder and swaps it in atomically (`write_pretrained`), as models are saved,
+so a folder is always one complete tokenizer, the old or the new.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .files import read_json, write_json
+from .files import atomic_folder, read_json, write_json
 from .options import SPECIAL_NAMES, check_file_options
 from .tokenizer_json import read_tokenizer_json, tokenizer_json
 from .vocab import load_vocab, save_vocab
@@ -97,24 +101,27 @@ def _options_in(file: str) -> tuple[dict[str, Any], set[str]]:
 def write_pretrained(path: str | os.PathLike, vocab: Mapping[str, int], options: Mapping[str, Any],
                      tokenizer_class: str = "BertTokenizer") -> tuple[str, ...]:
     """Write vocab.txt, tokenizer.json, tokenizer_config.json (`options`, with the class name) and
-    special_tokens_map.json (the special tokens of `options`) into `path`, each atomically (files.py). `options`
-    are BertTokenizer's arguments (all of OPTION_NAMES and max_input_chars_per_word). Returns the four paths.
-    Every reader finds the same tokenizer there: older ones vocab.txt, transformers 5 and `tokenizers`
-    tokenizer.json (a stale one from an earlier save is replaced, never left to disagree)."""
+    special_tokens_map.json (the special tokens of `options`) into `path`, the folder changing as a whole,
+    atomically, as a model's does (files.py `atomic_folder`): the four files are written into a new folder beside
+    it, the folder's other files (a model's config.json and weights, …) are carried over, and the two folders swap
+    in one step — a failure partway (a full disk) leaves the old folder as it was, never a new vocab.txt beside an
+    old tokenizer.json. `options` are BertTokenizer's arguments (all of OPTION_NAMES and
+    max_input_chars_per_word). Returns the four paths. Every reader finds the same tokenizer there: older ones
+    vocab.txt, transformers 5 and `tokenizers` tokenizer.json (a stale one from an earlier save is replaced)."""
     path = os.fspath(path)
-    os.makedirs(path, exist_ok=True)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise OSError(f"save_pretrained: {path!r} exists and is not a directory")
     config = {"tokenizer_class": tokenizer_class,
               **{k: v for k, v in options.items() if k != "max_input_chars_per_word"}}
     if config.get("model_max_length") is None:
         config.pop("model_max_length", None)
     specials = {name: options[name] for name in SPECIAL_NAMES}
-    written = [save_vocab(vocab, os.path.join(path, "vocab.txt"))]
-    for name, content in (("tokenizer.json", tokenizer_json(vocab, options)), ("tokenizer_config.json", config),
-                          ("special_tokens_map.json", specials)):
-        file = os.path.join(path, name)
-        write_json(file, content, indent=None if name == "tokenizer.json" else 2)
-        written.append(file)
-    return tuple(written)
+    names = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+    with atomic_folder(path) as tmp:
+        save_vocab(vocab, os.path.join(tmp, names[0]))
+        for name, content in zip(names[1:], (tokenizer_json(vocab, options), config, specials)):
+            write_json(os.path.join(tmp, name), content, indent=None if name == "tokenizer.json" else 2)
+    return tuple(os.path.join(path, name) for name in names)
 
 
 __all__ = ["OPTION_NAMES", "SPECIAL_NAMES", "read_pretrained", "write_pretrained"]

@@ -129,8 +129,8 @@ class BertTokenizer:
         return cls(vocab=vocab, **{**options, **kwargs})
 
     def save_pretrained(self, path: str | os.PathLike) -> tuple[str, ...]:
-        """Write vocab.txt, tokenizer.json, tokenizer_config.json and special_tokens_map.json into `path` (each
-        atomically); the folder loads back with from_pretrained, here and in transformers (either class)."""
+        """Write vocab.txt, tokenizer.json, tokenizer_config.json and special_tokens_map.json into `path` (the folder
+        changes as a whole, atomically; its other files are kept); it loads back here and in transformers."""
         options = {"do_lower_case": self.do_lower_case, "tokenize_chinese_chars": self.tokenize_chinese_chars,
                    "strip_accents": self.strip_accents, "never_split": sorted(self.basic_tokenizer.never_split) or None,
                    "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces,

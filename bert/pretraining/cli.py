@@ -26,8 +26,9 @@ from typing import Any
 
 from bert.training import ShardedBatches, Trainer, TrainingArguments, evaluate_mlm, plot_metrics
 from bert.training.distributed import PRECISIONS, init_distributed, shutdown
-from bert.training.runs import (COUNT, FRACTION, POSITIVE, POSITIVE_INT, PROBABILITY, add_output_options, check_out,
-                                check_resume, clear_run_outputs, number, run_cli, write_run)
+from bert.training.runs import (COUNT, FRACTION, POSITIVE, POSITIVE_INT, PROBABILITY, add_output_options, check_device,
+                                check_out, check_precision, check_resume, fit_length, model_folder,
+                                named, number, run_cli, start_run, write_run)
 
 from .corpus import FORMATS, STDLIB, corpus_stats, load_documents
 from .data import PretrainingData, heldout_batches, split_heldout, tokenize_documents
@@ -35,7 +36,7 @@ from .masking import MaskingSpec
 
 DEFAULT_STEPS = 2000
 # settings that decide the data, the model or the batches: a resumed run must keep them
-RESUME_KEYS = ("preset", "config", "corpus", "corpus_format", "vocab", "vocab_size", "seq_len", "seed",
+RESUME_KEYS = ("preset", "config", "corpus", "corpus_format", "vocab", "vocab_size", "seq_len", "seed", "lr",
                "short_seq_prob", "mask_prob", "eval_mask_prob", "max_predictions", "whole_word_mask", "static_masking",
                "heldout_fraction", "eval_examples", "dropout", "group_by_length")
 
@@ -111,39 +112,52 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError("give --preset or --config, not both")
     if args.resume and args.overwrite:
         raise ValueError("give --resume (continue the run in --out) or --overwrite (replace it), not both")
+    check_device(args.device)
+    check_precision(args.precision, args.device)
+    model_config(args)
 
 
 def load_tokenizer(args: argparse.Namespace, train_docs, ctx):
-    """The tokenizer: --vocab, else OUT/vocab.txt from an earlier (resumed) run, else one trained by rank 0 on the
-    training documents (the others wait, then read it)."""
+    """The tokenizer: --vocab; else the run's own vocabulary, OUT/checkpoints/vocab.txt, from an earlier (resumed)
+    run (OUT/vocab.txt for a run of an earlier version); else one trained by rank 0 on the training documents (the
+    others wait, then read it) and kept in OUT/checkpoints/ — beside the checkpoints, not in OUT itself, where an
+    --overwrite run would pair the earlier model with the new vocabulary until its own model is saved."""
     from tokenization import BertTokenizer, train_wordpiece_vocab
 
-    if args.vocab:
-        if os.path.isdir(args.vocab):
-            return BertTokenizer.from_pretrained(args.vocab, backend="fast")
-        return BertTokenizer(args.vocab, backend="fast")
-    path = os.path.join(args.out, "vocab.txt")
+    if args.vocab:                                      # a special token missing: the error names the file
+        return named("--vocab", args.vocab, lambda: BertTokenizer.from_pretrained(args.vocab, backend="fast")
+                     if os.path.isdir(args.vocab) else BertTokenizer(args.vocab, backend="fast"))
+    path = os.path.join(args.out, "checkpoints", "vocab.txt")
+    if args.resume and not os.path.isfile(path) and os.path.isfile(os.path.join(args.out, "vocab.txt")):
+        path = os.path.join(args.out, "vocab.txt")
     if not (args.resume and os.path.isfile(path)):
         if ctx.is_main:
-            os.makedirs(args.out, exist_ok=True)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             train_wordpiece_vocab(texts=(s for doc in train_docs for s in doc), vocab_size=args.vocab_size,
                                   output=path)
         ctx.barrier()
     return BertTokenizer(path, backend="fast")
 
 
+def model_config(args: argparse.Namespace, **overrides: Any):
+    """The model's BertConfig (--config or --preset, with `overrides`); a --seq-len beyond its positions is refused
+    (called once before anything is read or written, and again with the vocabulary's size)."""
+    from bert import BertConfig
+
+    config = (BertConfig.load(args.config, **overrides) if args.config
+              else BertConfig.preset(args.preset or "tiny", **overrides))
+    fit_length("--seq-len", args.seq_len, args.seq_len, config.max_position_embeddings,
+               f"--config {args.config!r}" if args.config else f"--preset {args.preset or 'tiny'}")
+    return config
+
+
 def build_model(args: argparse.Namespace, tokenizer):
-    from bert import BertConfig, BertForPreTraining
+    from bert import BertForPreTraining
 
     overrides: dict[str, Any] = {"vocab_size": len(tokenizer.get_vocab()), "pad_token_id": tokenizer.pad_token_id}
     if args.dropout is not None:
         overrides.update(hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout)
-    config = (BertConfig.load(args.config, **overrides) if args.config
-              else BertConfig.preset(args.preset or "tiny", **overrides))
-    if config.max_position_embeddings < args.seq_len:
-        raise ValueError(f"--seq-len {args.seq_len} exceeds the model's max_position_embeddings "
-                         f"({config.max_position_embeddings})")
-    model = BertForPreTraining(config)
+    model = BertForPreTraining(model_config(args, **overrides))
     model.masked_only = not args.full_decoder      # decode only at the masked positions: same loss, less work
     return model
 
@@ -163,8 +177,8 @@ def pretrain(argv: list[str] | None = None) -> dict[str, Any]:
         check_out(args.out, resume=args.resume, overwrite=args.overwrite,
                   inputs={"--vocab": args.vocab, "--config": args.config})
         ctx.barrier()                                     # every process has checked before anything is written
-        if args.overwrite and ctx.is_main:
-            clear_run_outputs(args.out)
+        if ctx.is_main and not args.resume:
+            start_run(args.out, args)                     # run.json first: the folder is a run of ours from now on
         documents = load_documents(args.corpus, args.corpus_format)
         train_docs, heldout_docs = split_heldout(documents, args.heldout_fraction)
         tokenizer = load_tokenizer(args, train_docs, ctx)
@@ -204,8 +218,9 @@ def pretrain(argv: list[str] | None = None) -> dict[str, Any]:
                 print(f"bert.pretrain: {json.dumps(stats)}", file=sys.stderr)
         summary = trainer.train(resume=args.resume)
         if ctx.is_main:
-            trainer.model.save_pretrained(args.out)
-            tokenizer.save_pretrained(args.out)
+            with model_folder(args.out) as tmp:          # the model and its vocabulary, swapped in together
+                trainer.model.save_pretrained(tmp)
+                tokenizer.save_pretrained(tmp)
             if not args.no_plot:
                 plot_metrics(os.path.join(args.out, "metrics.jsonl"), os.path.join(args.out, "metrics.png"),
                              title=f"{args.preset or args.config} on {' '.join(map(os.path.basename, args.corpus))}")

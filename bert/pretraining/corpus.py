@@ -17,7 +17,8 @@ Three sources:
   same on every run of the same Python version (≈ 8,600 documents / 1.8 MB on CPython 3.11).
 
 Every reader is a generator: a document is yielded as soon as it is complete, so a large file is never held as
-text. Missing paths → FileNotFoundError, a corpus without any text → ValueError, naming the path.
+text. Files are UTF-8, with or without a byte-order mark (a Windows editor's "UTF-8 with BOM"; the mark is not
+text). Missing paths → FileNotFoundError, a corpus without any text → ValueError, naming the path.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _open_text(path: str):
                                 f"or {STDLIB!r})")
     if not os.path.isfile(path):
         raise IsADirectoryError(f"corpus: {path!r} is not a file")
-    return open(path, encoding="utf-8", errors="strict")
+    return open(path, encoding="utf-8-sig", errors="strict")          # UTF-8, with or without a byte-order mark
 
 
 def _lines(path: str) -> Iterator[str]:
@@ -145,7 +146,7 @@ def stdlib_files(root: str | None = None) -> list[str]:
 
 def _file_docstrings(path: str) -> Iterator[str]:
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:
             tree = ast.parse(f.read())
     except (SyntaxError, UnicodeDecodeError, ValueError):
         return  # a few stdlib files are templates or use another encoding: skip them

@@ -13,6 +13,7 @@ renameat2 RENAME_EXCHANGE) and fsync `checkpoints/` → rewrite `latest` (tempor
 `checkpoints/`) → retire the older checkpoints (each renamed to a hidden `.step-….tmp-<pid>` name first, then
 deleted, so no half-deleted `step-` folder is ever seen). A kill at any moment leaves `latest` naming a complete
 checkpoint; the next save removes whatever hidden leftovers a killed save left (and `latest`'s temporary file).
+A failed write (a full disk) is an OSError naming the checkpoint folder (bert/safeguards.py `save_errors`).
 Loading reads `trainer_state.pt` with `torch.load(weights_only=True)` (tensors and plain Python values only — no
 pickled code runs).
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import random
 import re
 import shutil
@@ -30,6 +32,7 @@ import torch
 from safetensors.torch import load_model, save_model
 from torch import nn
 
+from bert.safeguards import save_errors
 from tokenization.files import atomic_folder, clean_leftovers, folder_to_read, fsync_dir, write_text
 
 MODEL_FILE, STATE_FILE, LATEST = "model.safetensors", "trainer_state.pt", "latest"
@@ -48,7 +51,7 @@ def save_checkpoint(out: str, step: int, model: nn.Module, state: dict[str, Any]
     remove_leftovers(root)
     name = f"step-{step:07d}"
     final = os.path.join(root, name)
-    with atomic_folder(final, carry_over=lambda entry: False) as tmp:  # a rerun's folder of this step: replaced
+    with save_errors(final), atomic_folder(final, carry_over=lambda entry: False) as tmp:  # a rerun's: replaced
         save_model(model, os.path.join(tmp, MODEL_FILE))
         torch.save(state, os.path.join(tmp, STATE_FILE))
     write_text(os.path.join(root, LATEST), name + "\n")
@@ -108,7 +111,13 @@ def load_checkpoint(path: str, model: nn.Module, map_location: str | torch.devic
     if missing or unexpected:
         raise ValueError(f"checkpoint {path!r} does not fit this model: missing {sorted(missing)}, "
                          f"unexpected {sorted(unexpected)}")
-    return torch.load(os.path.join(path, STATE_FILE), map_location=map_location, weights_only=True)
+    state = os.path.join(path, STATE_FILE)
+    try:
+        return torch.load(state, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:     # torch's long advice would be to run the pickled code: never
+        found = str(e).partition("Unsupported global: ")[2].split(" was not")[0] or "a Python object"
+        raise OSError(f"{state!r} holds {found}, not only tensors and plain values (loading it could run code): "
+                      "refused; it was not written by this library's training loop") from None
 
 
 def rng_state(device: torch.device) -> dict[str, Any]:

@@ -189,8 +189,8 @@ class Trainer:
                  else "no checkpoint was written yet")
         raise NonFiniteLossError(
             f"the loss is not finite (nan/inf) at step {self.global_step + 1} (epoch {self.position.epoch}, batch "
-            f"{self.position.batch}) — stopped without updating the weights; {where}. Resume from it with a lower "
-            "learning rate (--lr), gradient clipping, or fp32.")
+            f"{self.position.batch}) — stopped without updating the weights; {where}. Resume from it with gradient "
+            "clipping (--grad-clip) or fp32 (--precision fp32); a lower --lr needs a new run (--resume keeps the lr).")
 
     def _stop_on_signal(self) -> None:
         """After a Ctrl-C / SIGTERM, unless this step ended the run anyway: a checkpoint (when the run writes them

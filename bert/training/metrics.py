@@ -47,7 +47,7 @@ def read_metrics(path: str, kind: str | None = None) -> list[dict[str, Any]]:
 
     A run killed while writing leaves a torn last line: it is dropped, with a message. A broken line anywhere
     else is an error naming the file and the line (the file was not written by us, or was damaged)."""
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
         lines = [(n, line) for n, line in enumerate(f, start=1) if line.strip()]
     records = []
     for i, (n, line) in enumerate(lines):

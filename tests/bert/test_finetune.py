@@ -43,6 +43,12 @@ def test_read_tsv_bad_files(tmp_path, text, match):
         read_tsv(write(tmp_path / "bad.tsv", text))
 
 
+def test_read_tsv_with_a_byte_order_mark(tmp_path):
+    """A TSV saved by a Windows editor starts with U+FEFF; its header is still `sentence` (issue 30)."""
+    (tmp_path / "bom.tsv").write_text("sentence\tlabel\ngood .\t1\n", encoding="utf-8-sig")
+    assert read_tsv(tmp_path / "bom.tsv").sentences == ["good ."]
+
+
 def test_read_tsv_missing_file(tmp_path):
     with pytest.raises(OSError, match="not found"):
         read_tsv(tmp_path / "nope.tsv")
@@ -201,6 +207,41 @@ def test_cli_help_and_bad_paths(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["--model", str(d / "model"), "--train", str(d / "missing.tsv")])
     assert e.value.code == 2 and "not found" in capsys.readouterr().err
+
+
+def test_cli_max_length_follows_the_model_positions(tmp_path, capsys):
+    """Without --max-length the length is min(64, the model's 32 positions); a --max-length beyond them is refused
+    before anything is trained or written, naming the option (issue 30: both failed mid-run)."""
+    from bert.finetune import main
+    d = tiny_checkpoint(tmp_path)
+    write(d / "long.tsv", "sentence\tlabel\n" + "".join(f"{' '.join(WORDS * 4)}\t{i % 2}\n" for i in range(8)))
+    final = main(["--model", str(d / "model"), "--train", str(d / "long.tsv"), "--max-steps", "1", "--batch-size", "4",
+                  "--no-progress"])
+    assert final["steps"] == 1
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["--model", str(d / "model"), "--train", str(d / "long.tsv"), "--max-length", "64", "--out",
+              str(d / "out"), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and "--max-length 64" in err and "32" in err and len(err.strip().splitlines()) == 1
+    assert "fine-tuning" not in out and not (d / "out").exists()
+
+
+def test_cli_a_classifier_of_another_size_says_what_the_cli_user_can_do(tmp_path, capsys):
+    from bert import BertForSequenceClassification
+    from bert.finetune import main
+    d = tiny_checkpoint(tmp_path)
+    BertForSequenceClassification.from_pretrained(d / "model", num_labels=2).save_pretrained(d / "model")
+    write(d / "three.tsv", "sentence\tlabel\n" + "".join(f"the movie was {w} .\t{i % 3}\n"
+                                                          for i, w in enumerate(WORDS[:6])))
+    argv = ["--model", str(d / "model"), "--train", str(d / "three.tsv"), "--max-steps", "1", "--batch-size", "4",
+            "--no-progress"]
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "--ignore-mismatched-sizes" in err and "2" in err and "3" in err and "ignore_mismatched_sizes=" not in err
+    assert main(argv + ["--ignore-mismatched-sizes"])["steps"] == 1
 
 
 # ----------------------------------------------------------------------------- the real thing, a few steps

@@ -71,6 +71,14 @@ def test_read_conll_missing_and_not_utf8(tmp_path):
         read_conll(tmp_path / "latin1.txt")
 
 
+def test_read_conll_with_a_byte_order_mark_reads_the_same_sentences(tmp_path):
+    """A file saved by a Windows editor starts with U+FEFF: it is no word (issue 30: '\ufeff-DOCSTART-' was one)."""
+    (tmp_path / "bom.txt").write_text(CONLL, encoding="utf-8-sig")
+    plain = read_conll(write(tmp_path / "plain.txt", CONLL))
+    bom = read_conll(tmp_path / "bom.txt")
+    assert (bom.words, bom.tags) == (plain.words, plain.tags)
+
+
 def test_read_real_conll2003(shared_data):
     sizes = {f: len(read_conll(shared_data / "conll2003" / f"{f}.txt")) for f in ("train", "valid", "test")}
     assert sizes == {"train": 14041, "valid": 3250, "test": 3453}           # the published sentence counts
@@ -257,6 +265,18 @@ def test_cli_task_ner_bad_file_exits_2_with_the_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["--task", "pos", "--model", str(d / "model"), "--train", str(d / "train.txt")])
     assert e.value.code == 2
+
+
+def test_a_dev_tag_the_training_file_lacks_names_both_files(tmp_path, capsys):
+    from bert.finetune import main
+    d = tiny_ner(tmp_path)
+    write(d / "odd_dev.txt", "anna NN B-NP B-PER\nacme NN B-NP B-ORG\n")
+    with pytest.raises(SystemExit) as e:
+        main(["--task", "ner", "--model", str(d / "model"), "--train", str(d / "train.txt"), "--dev",
+              str(d / "odd_dev.txt"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "odd_dev.txt" in err and "B-ORG" in err and "train.txt" in err, err
 
 
 # ----------------------------------------------------------------------------- the real thing, a few steps

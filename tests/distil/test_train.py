@@ -154,6 +154,25 @@ def test_cli_errors_exit_with_a_message(tiny_dirs, tmp_path, capsys):
     assert e.value.code == 2 and "increasing" in capsys.readouterr().err
 
 
+def test_options_the_models_cannot_take_are_refused_before_the_first_step(tiny_dirs, tmp_path, capsys):
+    """Issue 30: a --max-length beyond the teacher's 64 positions, a --layers index it lacks and an MLM teacher
+    whose vocabulary has no [MASK] are one-line errors naming the option or file; nothing is written."""
+    import shutil
+    no_mask = tmp_path / "no_mask"
+    shutil.copytree(tiny_dirs / "mlm_teacher", no_mask)
+    (no_mask / "vocab.txt").write_text((no_mask / "vocab.txt").read_text().replace("[MASK]\n", "[MASKED]\n"))
+    task = ["task", "--teacher", str(tiny_dirs / "task_teacher"), "--train", str(tiny_dirs / "train.tsv")]
+    for argv, words in ((task + ["--max-length", "100"], ["--max-length 100", "64"]),
+                        (task + ["--layers", "0", "7"], ["--layers 0 7", "4 layers"]),
+                        (["mlm", "--teacher", str(no_mask), "--corpus", str(tiny_dirs / "corpus.txt"), "--seq-len",
+                          "32"], [str(no_mask), "[MASK]"])):
+        with pytest.raises(SystemExit) as e:
+            main(argv + ["--max-steps", "1", "--batch-size", "8", "--out", str(tmp_path / "out"), "--no-progress"])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and len(err.strip().splitlines()) == 1 and all(w in err for w in words), err
+        assert not (tmp_path / "out").exists()
+
+
 def test_help_documents_both_modes_and_the_loss_weights(capsys):
     from distil.train import build_parser
     with pytest.raises(SystemExit):

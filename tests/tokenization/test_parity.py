@@ -201,3 +201,15 @@ def test_reordered_combining_marks_give_the_same_ids(hf_fast, ours):
     texts = ["\u05d1\U0001d16e\u0a4d", "\U0001bc9e\u05d1\U0001d16e\u0a4d x"]
     assert all(reorders(t) for t in texts)
     assert ours(texts)["input_ids"] == hf_fast(texts)["input_ids"]
+
+
+@pytest.mark.parametrize("text, kwargs", [("hello world foo bar baz", dict(truncation=True, max_length=5)),
+                                          ("", {}), ("a b", dict(return_offsets_mapping=True)),
+                                          ("hello world foo", dict(truncation=True, max_length=2))])
+def test_an_empty_text_pair_is_no_pair(hf_fast, ours, ours_fast, text, kwargs):
+    """One call with text_pair="": the reference encodes [CLS] A [SEP] (no second [SEP]; A keeps its room)."""
+    ref = dict(hf_fast(text, "", **kwargs))
+    assert dict(ours(text, "", **kwargs)) == dict(ours_fast(text, "", **kwargs)) == ref
+    assert ref == dict(hf_fast(text, **kwargs))
+    assert ours.encode(text, "") == hf_fast.encode(text, "")
+    assert ours(["a"], [""])["input_ids"] == hf_fast(["a"], [""])["input_ids"] == [[101, 1037, 102, 102]]  # a batch

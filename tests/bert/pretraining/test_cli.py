@@ -78,6 +78,16 @@ def test_bad_corpus_path_exits_with_a_clear_message(tmp_path, capsys):
     assert "--preset or --config, not both" in capsys.readouterr().err
 
 
+def test_a_vocab_without_mask_is_refused_naming_the_file(tmp_path, capsys):
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\n.\n")
+    (tmp_path / "corpus.txt").write_text("the .\n\n" * 50)
+    with pytest.raises(SystemExit) as e:
+        main(["--vocab", str(tmp_path / "vocab.txt"), "--corpus", str(tmp_path / "corpus.txt"), "--seq-len", "16",
+              "--out", str(tmp_path / "o"), "--max-steps", "1", "--no-progress"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "vocab.txt" in err and "[MASK]" in err and len(err.strip().splitlines()) == 1
+
+
 def test_python_dash_m_entry_point_prints_help():
     run = subprocess.run([sys.executable, "-m", "bert.pretrain", "--help"], cwd=REPO, capture_output=True,
                          text=True, timeout=120)

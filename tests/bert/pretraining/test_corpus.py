@@ -39,6 +39,17 @@ def test_wikitext_articles_split_at_titles(tmp_path):
     assert list(iter_documents([str(p)])) == docs                   # auto-detected
 
 
+def test_a_byte_order_mark_is_not_part_of_the_text(tmp_path):
+    """A file saved "UTF-8 with BOM" (Windows editors) reads as the same file without one."""
+    wiki, plain = " = Alpha = \n \n Alpha is a letter . \n", "Hello there. A second sentence.\n\nDoc two.\n"
+    for name, text in (("w.raw", wiki), ("c.txt", plain)):
+        (tmp_path / name).write_bytes(b"\xef\xbb\xbf" + text.encode())
+        (tmp_path / f"no-bom-{name}").write_text(text, "utf-8")
+        assert detect_format(tmp_path / name) == detect_format(tmp_path / f"no-bom-{name}")
+        assert load_documents(str(tmp_path / name)) == load_documents(str(tmp_path / f"no-bom-{name}"))
+    assert load_documents(str(tmp_path / "w.raw")) == [["Alpha is a letter ."]]
+
+
 def test_real_wikitext_test_split_has_one_document_per_article(shared_data):
     path = shared_data / "wikitext-2-raw" / "wiki.test.raw"
     lines = path.read_text("utf-8").split("\n")

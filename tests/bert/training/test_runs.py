@@ -19,20 +19,21 @@ from tests.bert.training.test_loop import Toy, ToyData
 
 
 # ----------------------------------------------------------------------------- --out
-def test_check_out_refuses_a_folder_holding_anything_unless_overwrite(tmp_path):
+def test_check_out_refuses_a_folder_holding_anything_but_an_earlier_run_with_overwrite(tmp_path):
     check_out(str(tmp_path / "new"), resume=False, overwrite=False)               # new: fine
     (tmp_path / "empty").mkdir()
     check_out(str(tmp_path / "empty"), resume=False, overwrite=False)             # empty: fine
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("a user's file")
-    with pytest.raises(FileExistsError, match="not empty.*--overwrite"):
-        check_out(str(tmp_path / "mine"), resume=False, overwrite=False)
-    check_out(str(tmp_path / "mine"), resume=False, overwrite=True)
+    for overwrite in (False, True):                                               # not ours: never (issue 30)
+        with pytest.raises(FileExistsError, match="not empty.*no run.json"):
+            check_out(str(tmp_path / "mine"), resume=False, overwrite=overwrite)
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "run.json").write_text("{}")
+    (tmp_path / "run" / "run.json").write_text('{"args": {}}')
     with pytest.raises(FileExistsError, match="earlier run.*--resume.*--overwrite"):
         check_out(str(tmp_path / "run"), resume=False, overwrite=False)
     check_out(str(tmp_path / "run"), resume=True, overwrite=False)               # its own run: resumable
+    check_out(str(tmp_path / "run"), resume=False, overwrite=True)               # or replaceable
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError):
         check_out(str(tmp_path / "file"), resume=False, overwrite=True)
@@ -182,6 +183,58 @@ def test_resume_tolerates_a_torn_metrics_line(tmp_path):
     assert summary["step"] == 6
     assert [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl", "train")] == [1, 2, 3, 4, 5, 6]
     assert torch.isfinite(torch.tensor([r["loss"] for r in read_metrics(tmp_path / "metrics.jsonl")])).all()
+
+
+def test_resume_refuses_a_changed_learning_rate_in_one_line(tmp_path, capsys):
+    """Issue 30: `--resume --lr 0.5` was accepted and rewrote run.json (the run's real rate lost)."""
+    from bert.pretraining.cli import build_parser, main
+    (tmp_path / "run.json").write_text(json.dumps({"args": vars(build_parser().parse_args(["--out", str(tmp_path)]))}))
+    with pytest.raises(SystemExit) as e:
+        main(["--out", str(tmp_path), "--resume", "--lr", "0.5", "--no-progress"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--lr: 0.001 then, 0.5 now" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_pickled_trainer_state_is_refused_in_one_line_naming_the_file(tmp_path, capsys):
+    """A trainer_state.pt holding a pickled object (code would run on loading) is skipped with one line per
+    checkpoint naming the file — no torch essay advising weights_only=False (issue 30)."""
+    import argparse
+    _toy_run(tmp_path, 2).train()
+    state = tmp_path / "checkpoints" / "step-0000002" / "trainer_state.pt"
+    torch.save({"step": 2, "args": argparse.Namespace(lr=0.1)}, state)     # an object: not a tensor or a plain value
+    with pytest.raises(FileNotFoundError, match="no checkpoint to resume from") as e:
+        _toy_run(tmp_path, 4).train(resume=True)
+    err = capsys.readouterr().err
+    assert err.count("trainer_state.pt") == 1 and len(err.strip().splitlines()) == 1, err
+    assert "weights_only" not in err + str(e.value) and len(str(e.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("cli, argv", [
+    ("bert.pretraining.cli", ["--out", "{tmp}/x"]),
+    ("bert.finetune", ["--model", "{tmp}/m", "--train", "{tmp}/t.tsv", "--out", "{tmp}/x"]),
+    ("distil.finetune", ["--model", "{tmp}/m", "--train", "{tmp}/t.tsv", "--out", "{tmp}/x"]),
+    ("distil.train", ["task", "--teacher", "{tmp}/m", "--train", "{tmp}/t.tsv", "--out", "{tmp}/x"]),
+])
+@pytest.mark.parametrize("device", ["bogus", "cuda:99"])
+def test_a_device_torch_does_not_know_is_one_line_naming_device_in_every_cli(tmp_path, capsys, cli, argv, device):
+    import importlib
+    main = importlib.import_module(cli).main
+    with pytest.raises(SystemExit) as e:
+        main([a.format(tmp=tmp_path) for a in argv] + ["--device", device, "--max-steps", "1", "--no-progress"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"--device {device!r}" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU case: on a CUDA machine bf16 is fine")
+@pytest.mark.parametrize("cli, argv", [("bert.pretraining.cli", ["--out", "{tmp}/x"]),
+                                       ("distil.train", ["mlm", "--teacher", "{tmp}/m", "--out", "{tmp}/x"])])
+def test_half_precision_on_the_cpu_is_refused_at_the_start_naming_the_option(tmp_path, capsys, cli, argv):
+    import importlib
+    with pytest.raises(SystemExit) as e:
+        importlib.import_module(cli).main([a.format(tmp=tmp_path) for a in argv] + ["--precision", "bf16"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--precision bf16" in err and len(err.strip().splitlines()) == 1, err
 
 
 # ----------------------------------------------------------------------------- one subprocess smoke test per CLI
