@@ -5,35 +5,33 @@ Three models, one held-out text (the standard library's docstrings, documents ne
 1. the teacher: a 4-layer BERT (width 128), pre-trained with MLM + NSP (`python -m bert.pretrain`);
 2. the student: a half-depth DistilBERT built from it (`student_from_teacher`: embeddings, layers [0, 3], MLM head)
    and distilled with the triple loss α_ce·L_ce + α_mlm·L_mlm + α_cos·L_cos (`python -m distil.train mlm`);
-3. the control: the same student — same initial weights, same batches, same number of steps — trained on its own
-   MLM loss alone (`python -m distil.train mlm --without-teacher`). The student minus the control is what the
-   teacher's soft targets and hidden states added.
+3. the control: the same student (same initial weights, batches and steps) trained on its own MLM loss alone
+   (`--without-teacher`). The student minus the control is what the teacher's soft targets and hidden states added.
 
-The budget is a fixed number of optimizer steps (not minutes), so every run on a machine gives the same numbers
-(the thread count is fixed too: --threads 2), and another machine gives the same numbers within noise, only
-sooner or later. The split: the teacher gets most of it (2,600 steps) and the two students the same small share
-(400 steps each). A student starts from the teacher's own layers, so it catches up with a teacher trained too
-briefly: with 2,000 + 800 steps the student ended level with its teacher (18.83% against 18.84% held-out MLM
-accuracy; the control 1.2 points below the student at step 400 already). It prints
-its expected duration first, a labelled progress bar with an ETA for each stage, then the report: parameters,
-inference time and held-out MLM accuracy of the three, and the top-5 guesses of teacher and student for a [MASK]
-in held-out sentences. With `--data DIR` holding sst2/, also the sentiment experiment of `distil/sentiment.py`.
+A fixed budget of optimizer steps (not minutes) and threads (--threads 2): every run gives the same numbers. The
+teacher gets most of it (2,600 steps), the students the same small share (400 each: a student starts from the
+teacher's layers, and with 2,000 + 800 steps it caught up with its teacher). It prints its expected duration, a
+progress bar per stage, then parameters, inference time and held-out MLM accuracy of the three (each with its
+standard error, beside the unigram baseline: always guessing the training text's most frequent token; and three
+lines on how to read them) and the teacher's and student's top-5 guesses for a [MASK] in held-out sentences.
+With `--data DIR` holding sst2/, also the sentiment experiment of `distil/sentiment.py`.
 
     python -m distil.demo                          # about 7.5 minutes on a quiet 2-core CPU
     python -m distil.demo --data ../shared/data    # and the SST-2 experiment (small budget)
 
-Everything goes to --out (default runs/demo; the demo owns that folder and a rerun replaces its earlier results):
-teacher/, student/, student_without_teacher/ (from_pretrained folders that transformers loads too), results.json,
-report.md and demo.png.
+Everything goes to --out (default runs/demo, the demo's own folder: a rerun replaces it): teacher/, student/,
+student_without_teacher/ (from_pretrained folders), results.json, report.md and demo.png.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import sys
 import time
+from collections import Counter
 
 import torch
 
@@ -54,9 +52,8 @@ MARKER = ".made-by-distil-demo"   # in --out: this folder is the demo's own, a r
 TEACHER = {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 2, "intermediate_size": 512}
 NAMES = {"teacher": "teacher (BERT, 4 layers)", "student": "student (DistilBERT, 2 layers), distilled",
          "student_without_teacher": "control: the same student, MLM loss only"}
-# Seconds per optimizer step on a quiet 2-core CPU (2 threads, batch 32, seq-len 128, vocabulary 4,096), estimated
-# from the process CPU time of single-thread runs divided by 1.5 (the 2-thread speed-up measured on the tiny
-# preset); setup = corpus, vocabulary, tokenization, evaluations, timing. For the up-front estimate only.
+# Seconds per optimizer step on a quiet 2-core CPU (2 threads, batch 32, seq-len 128, vocabulary 4,096): single-thread
+# CPU time / 1.5 (the 2-thread speed-up of the tiny preset); setup = corpus, vocabulary, tokenization, evaluations.
 QUIET_SECONDS = {"setup": 45.0, "teacher": 0.125, "student": 0.12, "student_without_teacher": 0.085}
 
 
@@ -64,11 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m distil.demo", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/demo",
-                    help="output folder (default runs/demo); the demo replaces its own earlier results there, and "
-                         "refuses a non-empty folder it did not make, with or without --overwrite")
+                    help="output folder (default runs/demo); the demo replaces its own earlier results there and "
+                         "refuses a non-empty folder it did not make")
     ap.add_argument("--overwrite", action="store_true",
-                    help="replace the demo's own earlier results in --out (a rerun does that anyway; kept for older "
-                         "command lines): a non-empty folder the demo did not make is refused all the same")
+                    help="kept for older command lines: a rerun replaces the demo's own results anyway, and a "
+                         "non-empty folder it did not make is refused all the same")
     ap.add_argument("--data", default=None, help="a folder holding sst2/ (train.tsv, dev.tsv): also run the "
                                                  "sentiment experiment (skipped with a message when absent)")
     ap.add_argument("--corpus", nargs="+", default=["stdlib"], help="pre-training corpus (default: stdlib)")
@@ -159,7 +156,7 @@ def top_k(model, tokenizer, text: str, k: int = 5) -> list[tuple[str, float]]:
 def measure(args: argparse.Namespace, runs: dict[str, dict]) -> dict:
     """Held-out MLM accuracy (the same batches for all three), parameters, inference time, [MASK] guesses."""
     tokenizer = BertTokenizer.from_pretrained(runs["teacher"]["dir"], backend="fast")
-    _, heldout, stats = mlm_data(args.corpus, tokenizer, args.seq_len, eval_examples=args.eval_examples)
+    train, heldout, stats = mlm_data(args.corpus, tokenizer, args.seq_len, eval_examples=args.eval_examples)
     models = {"teacher": BertForMaskedLM.from_pretrained(runs["teacher"]["dir"]),
               **{name: DistilBertForMaskedLM.from_pretrained(runs[name]["dir"])
                  for name in ("student", "student_without_teacher")}}
@@ -170,12 +167,17 @@ def measure(args: argparse.Namespace, runs: dict[str, dict]) -> dict:
     results: dict = {}
     for name, model in models.items():
         scores = evaluate_mlm(model, heldout)
-        results[name] = {"mlm_acc": scores["mlm_acc"], "mlm_loss": scores["mlm_loss"],
+        results[name] = {"mlm_acc": scores["mlm_acc"], "mlm_loss": scores["mlm_loss"], "masked_tokens":
+                         scores["masked"], "mlm_acc_se": standard_error(scores["mlm_acc"], scores["masked"]),
                          "layers": model.config.num_hidden_layers if name == "teacher" else model.config.n_layers,
                          "parameters": model.num_parameters(), "steps": runs[name]["steps"],
                          "train_minutes": round(runs[name]["minutes"], 2)}
     for name in timed:
         results[name]["encoder_ms_per_batch"] = 1e3 * times[name]["median_s"]
+    token = most_frequent_token(train.documents)
+    p, n = unigram_baseline(heldout, token)
+    results["unigram_baseline"] = {"mlm_acc": p, "mlm_acc_se": standard_error(p, n), "masked_tokens": n,
+                                   "token": tokenizer.convert_ids_to_tokens(token), "token_id": token}
     results["student_before_training"] = {"mlm_acc": before["mlm_acc"], "mlm_loss": before["mlm_loss"]}
     t, s, c = (results[k]["mlm_acc"] for k in ("teacher", "student", "student_without_teacher"))
     results["order"] = {"teacher > student": t > s, "student > student_without_teacher": s > c}
@@ -190,6 +192,48 @@ def measure(args: argparse.Namespace, runs: dict[str, dict]) -> dict:
                              **{name: top_k(models[name], tokenizer, text) for name in ("teacher", "student")}}
                             for text, word in fill_mask_sentences(args.corpus, tokenizer, args.fill_mask)]
     return results
+
+
+def most_frequent_token(documents) -> int:
+    """The id that occurs most often in tokenized documents (lists of sentences' id lists; ties: the smaller id)."""
+    counts = Counter(t for doc in documents for sentence in doc for t in sentence)
+    return min(counts, key=lambda t: (-counts[t], t))
+
+
+def unigram_baseline(batches, token_id: int) -> tuple[float, int]:
+    """(accuracy, n): the MLM accuracy of always guessing `token_id` on `batches`, i.e. the share of their n masked
+    positions (labels != -100) whose original token is that id (the models are scored on the same batches)."""
+    labels = torch.cat([b["labels"][b["labels"] != -100] for b in batches])
+    return (labels == token_id).sum().item() / max(1, labels.numel()), labels.numel()
+
+
+def standard_error(p: float, n: int) -> float:
+    """The standard error of an accuracy p measured on n tokens: sqrt(p(1 - p) / n)."""
+    return math.sqrt(p * (1 - p) / n) if n else float("nan")
+
+
+ENGLISH = {"head": "Held-out MLM accuracy on the same {n:,} masked tokens (± one standard error, sqrt(p(1-p)/n)):",
+           "baseline": "unigram baseline: always guess {token!r}, the training text's most frequent token",
+           "how": "How to read it:", "read": [
+               "The baseline ignores the sentence: only what a model scores above {b:.2f}% comes from the context.",
+               "Gaps within about 2 standard errors (here {two_se:.2f} points) are not meaningful: another draw of "
+               "masked tokens could reverse them.",
+               "Teacher > student > control: the half-depth student keeps most of the teacher's accuracy, and its "
+               "lead over the control (no teacher) is what distillation added (here {ts:+.2f} and {sc:+.2f} points)."]}
+
+
+def accuracy_block(accuracies: dict[str, tuple[float, int]], baseline: dict, labels: dict[str, str],
+                   text: dict = ENGLISH) -> str:
+    """{name: (accuracy, masked tokens)} of teacher, student, control (in that order) and the unigram baseline
+    ({"mlm_acc", "token"}) with standard errors, and how to read them; `text`: the sentences (English, or another)."""
+    (t, n), (s, _), (c, _) = accuracies.values()
+    rows = [(text["baseline"].format(token=baseline["token"]), baseline["mlm_acc"], n)] + [
+        (labels[name], p, m) for name, (p, m) in accuracies.items()]
+    fill = {"b": 100 * baseline["mlm_acc"], "two_se": 200 * max(standard_error(p, m) for _, p, m in rows[1:]),
+            "ts": 100 * (t - s), "sc": 100 * (s - c)}
+    return "\n".join([text["head"].format(n=n), ""]
+                     + [f"- {label}: {100 * p:.2f}% ± {100 * standard_error(p, m):.2f}" for label, p, m in rows]
+                     + ["", text["how"]] + [f"{i}. {x.format(**fill)}" for i, x in enumerate(text["read"], 1)])
 
 
 def plot(runs: dict[str, dict], ratios: dict[str, float], png: str) -> str:
@@ -228,6 +272,8 @@ def markdown(r: dict) -> str:
                      f"{ms} | {100 * m['mlm_acc']:.1f}% |")
     lines += [f"| the student before training (teacher layers 0 and 3) | 2 | | 0 | | | "
               f"{100 * r['student_before_training']['mlm_acc']:.1f}% |", ""]
+    lines += [accuracy_block({k: (r[k]["mlm_acc"], r[k]["masked_tokens"]) for k in NAMES}, r["unigram_baseline"],
+                             NAMES), ""]
     t, s, c = (100 * r[k]["mlm_acc"] for k in NAMES)
     holds = all(r["order"].values())
     lines += [f"Teacher {t:.2f}% {'>' if t > s else '≤'} student {s:.2f}% {'>' if s > c else '≤'} control {c:.2f}%: "
@@ -236,8 +282,7 @@ def markdown(r: dict) -> str:
                  f"parameters and {r['ratios']['encoder_time']:.0%} of its encoder time."
                  if holds else "the expected order does NOT hold with this budget (see --teacher-steps, "
                                "--student-steps)."), ""]
-    lines += ["Fill in the [MASK] (held-out sentences; top-5 guesses with probabilities, ✓ = the word that was there):",
-              ""]
+    lines += ["Fill in the [MASK] (held-out sentences; top-5 guesses, probabilities; ✓ = the word there):", ""]
     for ex in r["fill_mask"]:
         lines.append(f"- {ex['text']}  → **{ex['answer']}**")
         for name in ("teacher", "student"):
@@ -268,8 +313,7 @@ def demo(argv: list[str] | None = None) -> str:
         raise FileExistsError(f"--out {args.out!r} is not empty and was not made by the demo (no {MARKER}): choose "
                               "a new or empty folder (--overwrite replaces only the demo's own results)")
     os.makedirs(args.out, exist_ok=True)
-    write_text(os.path.join(args.out, MARKER), "written by python -m distil.demo; a rerun replaces this folder's "
-                                               "results\n")
+    write_text(os.path.join(args.out, MARKER), "written by python -m distil.demo; a rerun replaces its results\n")
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     try:

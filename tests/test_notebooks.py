@@ -137,6 +137,141 @@ def test_committed_outputs_come_from_the_current_code(path: Path) -> None:
                     assert size < MAX_IMAGE_BYTES, f"{path.name}, code cell {i}: a {size:,}-byte {kind} image"
 
 
+HEADING = re.compile(r"## (?:\d+(?:\.\d+)*\.? )?(?P<zh>[^/]+?) / (?P<en>.+)")
+HANZI = re.compile(r"[\u3400-\u9fff]")
+LATIN = re.compile(r"[A-Za-z]")
+TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\w*Error: ", re.M)
+WARNING = re.compile(r"\b[A-Z]\w*Warning\b|^WARNING\b|\bwarnings\.warn\b", re.M)
+PROGRESS = [re.compile(p) for p in (r"\d+%\|", r"(?:it|s)/(?:s|it)\]", r"\d+/\d+ \[\d+:\d+", r"\r(?!\n)")]
+WIDGET = "application/vnd.jupyter.widget-view+json"         # tqdm.notebook's bar
+MIN_DPI = 110
+
+
+def read_json(path: Path) -> dict:
+    """The notebook as plain JSON (fast: no nbformat import, no validation); a cell's source may be a list."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def joined(text) -> str:
+    return text if isinstance(text, str) else "".join(text)
+
+
+def section_headings(nb) -> list[str]:
+    """The "## " lines of the markdown cells (outside fenced code)."""
+    found = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            fenced = False
+            for line in joined(cell["source"]).splitlines():
+                fenced ^= line.lstrip().startswith("```")
+                if not fenced and line.startswith("## "):
+                    found.append(line.rstrip())
+    return found
+
+
+def heading_is_bilingual(line: str) -> bool:
+    """"## [N. ]中文 / English": a Chinese part (it holds hanzi) first, then " / ", then an English part (more Latin
+    letters than hanzi). "## 3. 缩放 √d_k / What the √d_k scale does" passes; "## Summary · 小结" and
+    "## Sentences / 例句" do not."""
+    m = HEADING.fullmatch(line)
+    return bool(m and HANZI.search(m["zh"]) and len(LATIN.findall(m["en"])) > len(HANZI.findall(m["en"])))
+
+
+def png_dpi(png: bytes) -> float | None:
+    """The resolution a PNG records in its pHYs chunk (pixels per metre → dots per inch), or None without one."""
+    at = png.find(b"pHYs")
+    if at < 0 or png[at + 12] != 1:                           # unit 1 = metre; 0 = aspect ratio only
+        return None
+    return int.from_bytes(png[at + 4:at + 8], "big") * 0.0254
+
+
+def figure_problems(nb) -> list[str]:
+    """Each image/png output below MIN_DPI. The rule: matplotlib's inline backend saves the PNG with a pHYs chunk
+    holding the figure's dpi (savefig's dpi; `figure.dpi` 100 unless a notebook raises it), so that dpi is read and
+    must round to >= 110 (the style of issue 32: the issue's floor is 100, its figures are asked for at 110). A PNG
+    without pHYs (pasted, or saved elsewhere) is judged by its width instead: >= 600 px, as a 5.5-inch figure at
+    110 dpi."""
+    problems = []
+    for i, cell in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"):
+        for out in cell.get("outputs", []):
+            if "image/png" in out.get("data", {}):
+                png = base64.b64decode(joined(out["data"]["image/png"]))
+                dpi, width = png_dpi(png), int.from_bytes(png[16:20], "big")
+                if dpi is not None and round(dpi) < MIN_DPI:
+                    problems.append(f"code cell {i}: {round(dpi)} dpi ({width} px wide)")
+                elif dpi is None and width < 600:
+                    problems.append(f"code cell {i}: no dpi recorded and {width} px wide (< 600)")
+    return problems
+
+
+def output_noise(nb) -> list[str]:
+    """Each output a student should not see: a traceback (an error output, or one printed), a warning (any stderr
+    stream — Python's warnings and logging write there, and Jupyter shows it on a red background — or a
+    "…Warning" in any output), a progress-bar line (tqdm's "45%|", "it/s]", "3/10 [00:01<", a carriage return, or
+    a widget)."""
+    found = []
+    for i, cell in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"):
+        for out in cell.get("outputs", []):
+            texts = [out.get("text", "")] + [out.get("data", {}).get(k, "") for k in ("text/plain", "text/html")]
+            text = "\n".join(map(joined, texts))
+            if out.get("output_type") == "error" or TRACEBACK.search(text):
+                found.append(f"code cell {i}: a traceback ({out.get('ename') or TRACEBACK.search(text)[0]})")
+            if out.get("name") == "stderr" or WARNING.search(text):
+                found.append(f"code cell {i}: a warning ({(text.strip().splitlines() or [''])[0][:80]})")
+            if any(p.search(text) for p in PROGRESS) or WIDGET in out.get("data", {}):
+                found.append(f"code cell {i}: a progress bar")
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_committed_headings_are_chinese_slash_english(path: Path) -> None:
+    """Issue 32: every section heading "## [N. ]中文 / English" (see `heading_is_bilingual`)."""
+    bad = [h for h in section_headings(read_json(path)) if not heading_is_bilingual(h)]
+    assert not bad, f"{path.name}: headings not of the form '## 中文 / English': {bad}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_committed_outputs_hold_no_traceback_warning_or_progress_bar(path: Path) -> None:
+    noise = output_noise(read_json(path))
+    assert not noise, f"{path.name}: {noise}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_committed_figures_are_at_least_110_dpi(path: Path) -> None:
+    problems = figure_problems(read_json(path))
+    assert not problems, f"{path.name}: figures under {MIN_DPI} dpi: {problems}"
+
+
+def test_the_notebook_checks_catch_what_they_are_for() -> None:
+    """The three checks above, on made-up headings, outputs and PNGs (so a pass means something)."""
+    assert all(map(heading_is_bilingual, ["## 1. 自注意力机制 / Self-attention", "## 1.1 词嵌入 / Embeddings",
+                                          "## 勘误 3 / Erratum 3", "## 3. 缩放 √d_k / What the √d_k scale does"]))
+    assert not any(map(heading_is_bilingual, ["## Summary · 小结", "## Sentences / 例句", "## The fast path",
+                                              "## 1. Tags · 标签", "## 中文/English"]))
+
+    def png(dpi: int | None, width: int) -> str:
+        head = b"\x89PNG\r\n\x1a\n" + (13).to_bytes(4, "big") + b"IHDR" + width.to_bytes(4, "big") + bytes(9)
+        per_metre = round(dpi / 0.0254).to_bytes(4, "big") if dpi else b""
+        phys = (9).to_bytes(4, "big") + b"pHYs" + per_metre * 2 + b"\x01" if dpi else b""
+        return base64.b64encode(head + bytes(4) + phys).decode()
+
+    def notebook(outputs: list[dict]) -> dict:
+        return {"cells": [{"cell_type": "code", "source": "", "outputs": [o]} for o in outputs]}
+
+    figures = notebook([{"output_type": "display_data", "data": {"image/png": png(dpi, w)}}
+                        for dpi, w in ((110, 300), (100, 900), (None, 900), (None, 500))])
+    assert [p.split(":")[0] for p in figure_problems(figures)] == ["code cell 1", "code cell 3"]
+    outs = [{"output_type": "stream", "name": "stdout", "text": "accuracy 0.91\n"},
+            {"output_type": "stream", "name": "stderr", "text": "x: newly initialised\n"},
+            {"output_type": "stream", "name": "stdout", "text": ["/x.py:3: ", "FutureWarning: soon\n"]},
+            {"output_type": "error", "ename": "ValueError", "evalue": "no", "traceback": ["Traceback"]},
+            {"output_type": "stream", "name": "stdout", "text": " 45%|████      | 9/20 [00:01<00:02, 5.1it/s]\n"}]
+    noise = output_noise(notebook(outs))
+    assert [n.split(": ", 1)[1].split(" (")[0] for n in noise] == ["a warning", "a warning", "a traceback",
+                                                                     "a progress bar"]
+    assert [n.split(":")[0] for n in noise] == ["code cell 1", "code cell 2", "code cell 3", "code cell 4"]
+
+
 def test_committed_outputs_show_no_dataset_text() -> None:
     """SST-2 and CoNLL-2003 stay out of the repository: no committed output holds one of their sentences."""
     if not SHARED_DATA.is_dir():

@@ -95,6 +95,11 @@ def test_demo_runs_three_models_with_a_fixed_budget_and_reruns_identically(tmp_p
         < first["teacher"]["parameters"]
     for m in NAMES:
         assert 0 <= first[m]["mlm_acc"] <= 1
+        assert first[m]["masked_tokens"] == first["heldout"]["masked_tokens"] > 0 and first[m]["mlm_acc_se"] >= 0
+    baseline = first["unigram_baseline"]                                    # always the most frequent token
+    assert 0 <= baseline["mlm_acc"] <= 1 and baseline["masked_tokens"] == first["heldout"]["masked_tokens"]
+    assert baseline["token"] in {"word" + str(i) for i in range(200)} | {"."} or baseline["token"].startswith("##")
+    assert "unigram baseline: always guess" in report and "How to read it:" in report
     student = DistilBertForMaskedLM.from_pretrained(out / "student")
     assert student.config.n_layers == 2
     train = read_metrics(str(out / "student_without_teacher" / "metrics.jsonl"), "train")
@@ -124,6 +129,40 @@ def test_the_control_and_the_student_see_the_same_batches_from_the_same_start(tm
     assert c[0]["loss"] == pytest.approx(c[0]["mlm_loss"], abs=1e-6)
     ev = read_metrics(str(tmp_path / "c" / "metrics.jsonl"), "eval")
     assert ev[0] == {**read_metrics(str(tmp_path / "s" / "metrics.jsonl"), "eval")[0], "time": ev[0]["time"]}
+
+
+def test_demo_standard_error_and_unigram_baseline_by_hand():
+    """The numbers beside the demo's accuracies: the standard error sqrt(p(1-p)/n), the most frequent training
+    token, the accuracy of always guessing it at the masked positions, and the printed block."""
+    import torch
+
+    from distil.demo import NAMES, accuracy_block, most_frequent_token, standard_error, unigram_baseline
+    assert standard_error(0.2, 400) == pytest.approx(0.02)             # sqrt(0.2 · 0.8 / 400) = sqrt(0.0004)
+    assert standard_error(0.5, 100) == pytest.approx(0.05) and standard_error(0.0, 10) == 0.0
+    assert most_frequent_token([[[5, 7, 7], [7, 9]], [[9, 9, 7]]]) == 7  # 7 four times, 9 three times
+    assert most_frequent_token([[[3, 2, 2, 3]]]) == 2                    # a tie: the smaller id
+    batches = [{"labels": torch.tensor([[-100, 7, -100, 9], [7, -100, -100, -100]])},
+               {"labels": torch.tensor([[-100, 4, 7, -100]])}]           # masked: 7, 9, 7 | 4, 7 → 3 of 5 are 7
+    assert unigram_baseline(batches, 7) == (0.6, 5) and unigram_baseline(batches, 8) == (0.0, 5)
+    block = accuracy_block({"teacher": (0.2, 400), "student": (0.19, 400), "student_without_teacher": (0.15, 400)},
+                           {"mlm_acc": 0.05, "token": "the"}, NAMES)
+    print(block)
+    lines = block.splitlines()
+    assert lines[0] == ("Held-out MLM accuracy on the same 400 masked tokens (± one standard error, "
+                        "sqrt(p(1-p)/n)):")
+    assert lines[2:6] == ["- unigram baseline: always guess 'the', the training text's most frequent token: "
+                          "5.00% ± 1.09",                                 # sqrt(0.05 · 0.95 / 400) = 1.09%
+                          "- teacher (BERT, 4 layers): 20.00% ± 2.00",
+                          "- student (DistilBERT, 2 layers), distilled: 19.00% ± 1.96",
+                          "- control: the same student, MLM loss only: 15.00% ± 1.79"]
+    assert lines[7] == "How to read it:" and [line[:3] for line in lines[8:]] == ["1. ", "2. ", "3. "]
+    assert "above 5.00%" in lines[8] and "(here 4.00 points)" in lines[9] and "+1.00 and +4.00 points" in lines[10]
+    zh = {"head": "留出集上的 MLM 准确率（{n} 个被遮掩的词元）：", "baseline": "一元基线：总猜 {token}", "how": "怎么读：",
+          "read": ["基线 {b:.1f}%", "两个标准误 {two_se:.1f}", "差距 {ts:+.1f}、{sc:+.1f}"]}
+    other = accuracy_block({"a": (0.2, 400), "b": (0.19, 400), "c": (0.15, 400)}, {"mlm_acc": 0.05, "token": "的"},
+                           {"a": "老师", "b": "学生", "c": "对照"}, zh)      # the same shape in another language
+    assert other.splitlines()[2:4] == ["- 一元基线：总猜 的: 5.00% ± 1.09", "- 老师: 20.00% ± 2.00"]
+    assert other.splitlines()[-1] == "3. 差距 +1.0、+4.0"
 
 
 def test_demo_help():
