@@ -218,8 +218,8 @@ ENGLISH = {"head": "Held-out MLM accuracy on the same {n:,} masked tokens (± on
                "The baseline ignores the sentence: only what a model scores above {b:.2f}% comes from the context.",
                "Gaps within about 2 standard errors (here {two_se:.2f} points) are not meaningful: another draw of "
                "masked tokens could reverse them.",
-               "Teacher > student > control: the half-depth student keeps most of the teacher's accuracy, and its "
-               "lead over the control (no teacher) is what distillation added (here {ts:+.2f} and {sc:+.2f} points)."]}
+               "Teacher > student > control: the half-depth student keeps most of the teacher's accuracy ("
+               "{ts:.2f} points behind); its lead over the control (no teacher, {sc:+.2f}) is what distillation added."]}
 
 
 def accuracy_block(accuracies: dict[str, tuple[float, int]], baseline: dict, labels: dict[str, str],

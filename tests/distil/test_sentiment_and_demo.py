@@ -156,7 +156,7 @@ def test_demo_standard_error_and_unigram_baseline_by_hand():
                           "- student (DistilBERT, 2 layers), distilled: 19.00% ± 1.96",
                           "- control: the same student, MLM loss only: 15.00% ± 1.79"]
     assert lines[7] == "How to read it:" and [line[:3] for line in lines[8:]] == ["1. ", "2. ", "3. "]
-    assert "above 5.00%" in lines[8] and "(here 4.00 points)" in lines[9] and "+1.00 and +4.00 points" in lines[10]
+    assert "above 5.00%" in lines[8] and "(here 4.00 points)" in lines[9] and "accuracy (1.00 points behind)" in lines[10] and "(no teacher, +4.00)" in lines[10]
     zh = {"head": "留出集上的 MLM 准确率（{n} 个被遮掩的词元）：", "baseline": "一元基线：总猜 {token}", "how": "怎么读：",
           "read": ["基线 {b:.1f}%", "两个标准误 {two_se:.1f}", "差距 {ts:+.1f}、{sc:+.1f}"]}
     other = accuracy_block({"a": (0.2, 400), "b": (0.19, 400), "c": (0.15, 400)}, {"mlm_acc": 0.05, "token": "的"},
