@@ -31,7 +31,6 @@ import os
 import random
 import sys
 import time
-from collections import Counter
 
 import torch
 
@@ -40,6 +39,7 @@ from bert.pretraining import load_documents, mlm_data, split_heldout
 from bert.pretraining.cli import pretrain
 from bert.tools.timing import interleaved_times
 from bert.training import evaluate_mlm, read_metrics
+from bert.training.evaluate import most_frequent_token, unigram_baseline
 from bert.training.metrics import figure, save_figure
 from bert.training.runs import COUNT, POSITIVE_INT, number, run_cli
 from tokenization import BertTokenizer
@@ -194,21 +194,8 @@ def measure(args: argparse.Namespace, runs: dict[str, dict]) -> dict:
     return results
 
 
-def most_frequent_token(documents) -> int:
-    """The id that occurs most often in tokenized documents (lists of sentences' id lists; ties: the smaller id)."""
-    counts = Counter(t for doc in documents for sentence in doc for t in sentence)
-    return min(counts, key=lambda t: (-counts[t], t))
-
-
-def unigram_baseline(batches, token_id: int) -> tuple[float, int]:
-    """(accuracy, n): the MLM accuracy of always guessing `token_id` on `batches`, i.e. the share of their n masked
-    positions (labels != -100) whose original token is that id (the models are scored on the same batches)."""
-    labels = torch.cat([b["labels"][b["labels"] != -100] for b in batches])
-    return (labels == token_id).sum().item() / max(1, labels.numel()), labels.numel()
-
-
 def standard_error(p: float, n: int) -> float:
-    """The standard error of an accuracy p measured on n tokens: sqrt(p(1 - p) / n)."""
+    """sqrt(p(1 − p) / n): the (Wald) standard error of a binomial proportion — an accuracy p on n tokens."""
     return math.sqrt(p * (1 - p) / n) if n else float("nan")
 
 
@@ -219,7 +206,8 @@ ENGLISH = {"head": "Held-out MLM accuracy on the same {n:,} masked tokens (± on
                "Gaps within about 2 standard errors (here {two_se:.2f} points) are not meaningful: another draw of "
                "masked tokens could reverse them.",
                "Teacher > student > control: the half-depth student keeps most of the teacher's accuracy ("
-               "{ts:.2f} points behind); its lead over the control (no teacher, {sc:+.2f}) is what distillation added."]}
+               "{ts:.2f} points behind); its lead over the control (no teacher, {sc:+.2f}) is what distillation "
+               "added."]}
 
 
 def accuracy_block(accuracies: dict[str, tuple[float, int]], baseline: dict, labels: dict[str, str],

@@ -6,7 +6,8 @@
 
 Devlin et al. 2019 §3.1 (Task #1 masked LM, Task #2 NSP); article 003 §4.2 (erratum 8: only the masked positions
 count). Averages are over positions / examples, not over batches, so the batch size does not change them. A model
-that learned nothing scores about the share of the most frequent token (~5%) on MLM and 50% on NSP.
+that learned nothing scores about the share of the most frequent token (~5%) on MLM and 50% on NSP: that MLM
+baseline is `unigram_baseline(batches, most_frequent_token(training documents))`, at the bottom of this file.
 
 It scores any of our MLM models — BertForPreTraining (MLM + NSP), BertForMaskedLM, DistilBertForMaskedLM — and
 transformers' too: logits are `prediction_logits` or `logits`, either (B, T, V) or, from a model with
@@ -17,6 +18,7 @@ transformers' too: logits are `prediction_logits` or `logits`, either (B, T, V) 
 from __future__ import annotations
 
 import inspect
+from collections import Counter
 from collections.abc import Iterable
 
 import torch
@@ -83,3 +85,16 @@ def evaluate_mlm(model: nn.Module, batches: Iterable[dict[str, Tensor]], device:
     if n_pairs:
         scores.update(nsp_loss=nsp_nll / n_pairs, nsp_acc=nsp_hits / n_pairs, examples=int(n_pairs))
     return scores
+
+
+def most_frequent_token(documents) -> int:
+    """The id that occurs most often in tokenized documents (lists of sentences' id lists; ties: the smaller id)."""
+    counts = Counter(t for doc in documents for sentence in doc for t in sentence)
+    return min(counts, key=lambda t: (-counts[t], t))
+
+
+def unigram_baseline(batches, token_id: int) -> tuple[float, int]:
+    """(accuracy, n) of always guessing `token_id` at the n masked positions of `batches` (the models' own held-out
+    batches): that token's share, what a model that learned nothing scores (~5%)."""
+    labels = torch.cat([b["labels"][b["labels"] != IGNORE_INDEX] for b in batches])
+    return (labels == token_id).sum().item() / max(1, labels.numel()), labels.numel()
