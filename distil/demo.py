@@ -37,6 +37,7 @@ import torch
 from bert import BertForMaskedLM
 from bert.pretraining import load_documents, mlm_data, split_heldout
 from bert.pretraining.cli import pretrain
+from bert.tools.fill_mask import top_k
 from bert.tools.timing import interleaved_times
 from bert.training import evaluate_mlm, read_metrics
 from bert.training.evaluate import most_frequent_token, unigram_baseline
@@ -136,21 +137,6 @@ def fill_mask_sentences(corpus: list[str], tokenizer, n: int) -> list[tuple[str,
             i = min(ok, key=lambda j: abs(j - len(words) / 2))
             chosen.append((" ".join(words[:i] + [tokenizer.mask_token] + words[i + 1:]), words[i].lower()))
     return chosen
-
-
-@torch.no_grad()
-def top_k(model, tokenizer, text: str, k: int = 5) -> list[tuple[str, float]]:
-    """The k most probable tokens (and their probabilities) at the [MASK] of `text`."""
-    enc = tokenizer(text, return_tensors="pt")
-    inputs = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
-    if isinstance(model, BertForMaskedLM):
-        inputs["token_type_ids"] = enc["token_type_ids"]
-    model.masked_only = False
-    logits = model(**inputs).logits[0]                                             # (T, V)
-    where = (enc["input_ids"][0] == tokenizer.mask_token_id).nonzero()[0, 0]
-    p = logits[where].softmax(-1)
-    values, ids = p.topk(k)
-    return [(tokenizer.convert_ids_to_tokens(int(i)), float(v)) for v, i in zip(values, ids)]
 
 
 def measure(args: argparse.Namespace, runs: dict[str, dict]) -> dict:
