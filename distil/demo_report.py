@@ -29,6 +29,16 @@ ENGLISH = {"head": "Held-out MLM accuracy on the same {n:,} masked tokens (± on
                "added."]}
 
 
+CHINESE = {"head": "留出文本上的 MLM 准确率，三个模型用同样的 {n:,} 个被遮盖的字（± 一个标准误 sqrt(p(1-p)/n)）：",
+           "baseline": "一元基线：永远猜 {token!r}（训练文本中最常见的字）",
+           "how": "怎么读：", "read": [
+               "基线不看句子：模型高出 {b:.2f}% 的部分才来自上下文。",
+               "相差不到约 2 个标准误（这里 {two_se:.2f} 个百分点）的差距没有意义：换一批被遮盖的字就可能反过来。",
+               "教师 > 学生 > 对照：半深度的学生保住了教师的大部分准确率（落后 {ts:.2f} 个百分点）；它领先对照组"
+               "（没有教师，{sc:+.2f}）的部分，就是蒸馏带来的。"]}
+CORPORA = {"en": "the standard library's docstrings", "zh": "People's Daily, January 1998 (人民日报)"}
+
+
 def accuracy_block(accuracies: dict[str, tuple[float, int]], baseline: dict, labels: dict[str, str],
                    text: dict = ENGLISH) -> str:
     """{name: (accuracy, masked tokens)} of teacher, student, control (in that order) and the unigram baseline
@@ -43,7 +53,7 @@ def accuracy_block(accuracies: dict[str, tuple[float, int]], baseline: dict, lab
                      + ["", text["how"]] + [f"{i}. {x.format(**fill)}" for i, x in enumerate(text["read"], 1)])
 
 
-def plot(runs: dict[str, dict], ratios: dict[str, float], png: str) -> str:
+def plot(runs: dict[str, dict], ratios: dict[str, float], png: str, title: str = "make demo") -> str:
     """Left: held-out MLM accuracy against training steps (the students start where the teacher stopped). Right:
     the student's parameters, encoder time and accuracy as fractions of the teacher's."""
     fig, (ax, ax_bar) = figure(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [3, 2]})
@@ -61,13 +71,13 @@ def plot(runs: dict[str, dict], ratios: dict[str, float], png: str) -> str:
     ax_bar.axhline(1.0, ls="--", lw=1, color="gray")
     ax_bar.set_xticks(range(len(ratios)), list(ratios), fontsize=7)
     ax_bar.set_ylabel("student / teacher")
-    return save_figure(fig, png, "make demo: a half-depth DistilBERT student distilled from a small BERT teacher")
+    return save_figure(fig, png, f"{title}: a half-depth DistilBERT student distilled from a small BERT teacher")
 
 
-def markdown(r: dict) -> str:
-    """The report of `measure`'s results."""
+def markdown(r: dict, lang: str = "en") -> str:
+    """The report of `measure`'s results (`lang` "zh": the reading in Chinese)."""
     held = r["heldout"]
-    lines = ["## Teacher, student and control on the standard library's docstrings", "",
+    lines = [f"## Teacher, student and control on {CORPORA[lang]}", "",
              f"Held-out: {held['masked_tokens']:,} masked tokens in {held['examples']} examples from "
              f"{held['documents']} documents none of the models trained on; the same batches for all three.", "",
              "| model | layers | parameters | steps | training minutes | encoder ms / batch | held-out MLM accuracy |",
@@ -80,7 +90,7 @@ def markdown(r: dict) -> str:
     lines += [f"| the student before training (teacher layers 0 and 3) | 2 | | 0 | | | "
               f"{100 * r['student_before_training']['mlm_acc']:.1f}% |", ""]
     lines += [accuracy_block({k: (r[k]["mlm_acc"], r[k]["masked_tokens"]) for k in NAMES}, r["unigram_baseline"],
-                             NAMES), ""]
+                             NAMES, CHINESE if lang == "zh" else ENGLISH), ""]
     t, s, c = (100 * r[k]["mlm_acc"] for k in NAMES)
     holds = all(r["order"].values())
     lines += [f"Teacher {t:.2f}% {'>' if t > s else '≤'} student {s:.2f}% {'>' if s > c else '≤'} control {c:.2f}%: "
@@ -89,7 +99,8 @@ def markdown(r: dict) -> str:
                  f"parameters and {r['ratios']['encoder_time']:.0%} of its encoder time."
                  if holds else "the expected order does NOT hold with this budget (see --teacher-steps, "
                                "--student-steps)."), ""]
-    lines += ["Fill in the [MASK] (held-out sentences; top-5 guesses, probabilities; ✓ = the word there):", ""]
+    source = "sentences of our own" if lang == "zh" else "held-out sentences"
+    lines += [f"Fill in the [MASK] ({source}; top-5 guesses, probabilities; ✓ = the word there):", ""]
     for ex in r["fill_mask"]:
         lines.append(f"- {ex['text']}  → **{ex['answer']}**")
         for name in ("teacher", "student"):

@@ -13,6 +13,7 @@ from distil import DistilBertForMaskedLM
 from bert.training import read_metrics
 from distil.sentiment import Budget, markdown, run_sst2
 from tests.bert.test_finetune import tiny_checkpoint
+from tokenization import BertTokenizer
 
 
 @pytest.mark.slow
@@ -170,3 +171,31 @@ def test_demo_help():
     text = build_parser().format_help()
     for flag in ("--data", "--out", "--overwrite", "--teacher-steps", "--student-steps", "--threads"):
         assert flag in text
+
+
+def _chinese_corpus(path):
+    """Documents of random sentences made of a few Chinese words (our own, not from any corpus)."""
+    rng = random.Random(0)
+    words = ["经济", "发展", "人民", "国家", "北京", "记者", "今天", "会议", "农民", "工厂", "学校", "春节", "新年"]
+    docs = ["\n".join("".join(rng.choice(words) for _ in range(rng.randint(3, 8))) + "。"
+                      for _ in range(rng.randint(2, 6))) for _ in range(120)]
+    path.write_text("\n\n".join(docs) + "\n", encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.slow
+def test_the_chinese_demo_reads_chinese_and_writes_the_same_schema(tmp_path, capsys):
+    from distil.demo import NAMES, ZH_SENTENCES, build_parser, main
+    out = tmp_path / "demo-zh"
+    report = main(["--lang", "zh", "--corpus", _chinese_corpus(tmp_path / "zh.txt"), "--out", str(out), *SMALL_DEMO])
+    assert capsys.readouterr().out.startswith("make demo-zh: teacher 12 steps")
+    assert "怎么读" in report and "一元基线" in report and "sentences of our own" in report
+    first = json.loads((out / "results.json").read_text())
+    assert {"teacher", "student", "student_without_teacher", "minutes"} <= set(first)
+    assert all(0 <= first[k]["mlm_acc"] <= 1 for k in NAMES)
+    assert [ex["text"] for ex in first["fill_mask"]] == [t for t, _ in ZH_SENTENCES[:4]]
+    assert all(len(ex["teacher"]) == 5 for ex in first["fill_mask"])
+    tok = BertTokenizer.from_pretrained(out / "teacher")                     # the teacher with its tokenizer
+    assert tok.tokenize("中国") == ["中", "国"] and "ａ" in tok.get_vocab() and "##2" in tok.get_vocab()
+    defaults = build_parser().parse_args(["--lang", "zh"])
+    assert defaults.out is None and defaults.teacher_mask_prob == 0.4              # filled in per language by demo()

@@ -101,3 +101,27 @@ def test_examples_carry_the_flags_and_keep_the_ids_of_plain_tokens():
     for e in flagged:
         assert len(e.word_continues) == len(e.input_ids)
         assert all(not e.word_continues[i] for i, t in enumerate(e.input_ids) if t in (CLS, SEP))
+
+
+def test_pretraining_on_chinese_text_with_whole_word_masking_uses_jieba_and_a_character_vocabulary(tmp_path):
+    import pytest
+    pytest.importorskip("jieba", reason="jieba is not installed: `make install` installs it")
+    from bert.pretraining.cli import pretrain
+    from bert.pretraining.corpus import load_documents
+    from tokenization import load_vocab
+
+    rng = random.Random(0)
+    words = ["经济", "发展", "人民", "国家", "北京", "记者", "今天", "会议", "农民", "工厂", "学校"]
+    docs = ["\n".join("".join(rng.choice(words) for _ in range(rng.randint(3, 8))) + "。" for _ in range(4))
+            for _ in range(30)]
+    corpus = tmp_path / "zh.txt"
+    corpus.write_text("\n\n".join(docs) + "\n", encoding="utf-8")
+    segmented = load_documents(str(corpus), segment_chinese=True)
+    assert all(set(s.replace(" ", "").replace("。", "")) <= set("".join(words)) for d in segmented for s in d)
+    assert {w for d in segmented for s in d for w in s.split()} <= set(words) | {"。"}   # jieba found the words
+    summary = pretrain(["--corpus", str(corpus), "--whole-word-mask", "--preset", "tiny", "--seq-len", "32",
+                        "--batch-size", "4", "--max-steps", "2", "--eval-examples", "8", "--no-progress", "--no-plot",
+                        "--save-every", "0", "--out", str(tmp_path / "run")])
+    assert summary["step"] == 2
+    vocab = load_vocab(tmp_path / "run" / "vocab.txt")
+    assert all(c in vocab for c in "经济发展") and "##2" in vocab                  # the Chinese convention
