@@ -50,12 +50,18 @@ IFRAME_HEIGHT = 640    # pixels, for Jupyter
 TITLE_CHARS = 120      # a longer title is cut (the tokens show the whole text)
 
 
+def attention_modules(model: nn.Module) -> list[MultiHeadAttention]:
+    """The model's MultiHeadAttention modules, first layer first; TypeError when it has none."""
+    blocks = [m for m in model.modules() if isinstance(m, MultiHeadAttention)] if isinstance(model, nn.Module) else []
+    if not blocks:
+        raise TypeError(f"model must contain bert.attention.MultiHeadAttention modules, got {type(model).__name__}")
+    return blocks
+
+
 def capture_qkv(model: nn.Module, inputs: dict) -> tuple[list[dict], object]:
     """Run `model(**inputs, output_attentions=True)` with forward hooks on every MultiHeadAttention's query, key and
     value projections; return ([{"query": (B, T, C), "key": …, "value": …} per layer], the model's output)."""
-    blocks = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
-    if not blocks:
-        raise TypeError(f"model must contain bert.attention.MultiHeadAttention modules, got {type(model).__name__}")
+    blocks = attention_modules(model)
     captured: list[dict] = [{} for _ in blocks]
     handles = []
     for layer, block in enumerate(blocks):
@@ -111,16 +117,17 @@ def attention_data(model: nn.Module, tokenizer, text: str, pair: str | None = No
         raise ValueError(f"text must be a non-empty string, got {text!r}")
     if pair is not None and (not isinstance(pair, str) or not pair.strip()):
         raise ValueError(f"pair must be None or a non-empty string, got {pair!r}")
+    blocks = attention_modules(model)
     config = model.config
     max_length = getattr(config, "max_position_embeddings", 512)
-    enc = tokenizer(text, text_pair=pair, truncation=True, max_length=max_length, return_tensors="pt")
+    enc = tokenizer(text, text_pair=pair, truncation=True, max_length=max_length, return_tensors="pt",
+                    return_token_type_ids=True, return_attention_mask=True)
     device = next(model.parameters()).device
     inputs = {"input_ids": enc["input_ids"].to(device), "attention_mask": enc["attention_mask"].to(device)}
     if getattr(config, "type_vocab_size", 0):                   # BERT has segments; DistilBERT has none
         inputs["token_type_ids"] = enc["token_type_ids"].to(device)
     captured, output = capture_qkv(model, inputs)
     keep = enc["attention_mask"][0].bool().cpu().numpy()        # padding is never shown
-    blocks = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
     H, D = blocks[0].num_heads, blocks[0].head_dim
 
     def heads(name: str) -> np.ndarray:                         # (L, H, T, D), real tokens only
