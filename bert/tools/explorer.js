@@ -121,6 +121,7 @@ function drawHeadView() {
   }
   for (let i = 0; i < T; i++) {
     const left = tokenText(svg, i, LX, y(i) + 4, "end");
+    left.classList.add("query");
     tokenText(svg, i, RX, y(i) + 4, "start");
     left.addEventListener("mouseenter", () => showRow(i, lines, row));
     left.addEventListener("mouseleave", () => { row.replaceChildren(); lines.style.display = ""; });
@@ -184,11 +185,10 @@ function drawFormulaView() {
   const { layer: l, head: h, query: i } = state, svg = document.getElementById("formula-svg");
   const s = scores(l, h, i), sm = softmax(s), cell = Math.max(2, Math.min(8, Math.floor(256 / D)));
   const qk = at(l, h, 0), q = Q.subarray(at(l, h, i), at(l, h, i) + D);
-  let maxQK = 0, maxV = 0;
+  let maxQK = 0;                                      // q and k share one colour scale: their products matter
   for (let x = qk; x < qk + T * D; x++) maxQK = Math.max(maxQK, Math.abs(K[x]), Math.abs(Q[x]));
-  for (let x = qk; x < qk + T * D; x++) maxV = Math.max(maxV, Math.abs(V[x]));
   const c0 = 140 + cell * D, cols = { tok: 110, k: 120, dot: c0, sc: c0 + 90, ex: c0 + 220, w: c0 + 330,
-                                       v: c0 + 440 }, top = 96;
+                                       v: c0 + 460 }, top = 96;
   svg.replaceChildren();
   svg.setAttribute("width", Math.max(cols.v + cell * D + 20, 900)); svg.setAttribute("height", top + (T + 5) * ROW);
   el("text", { x: 4, y: 16, class: "hd" }, svg,
@@ -201,7 +201,8 @@ function drawFormulaView() {
   [["key", cols.tok, "end"], ["k_j", cols.k, "start"], ["q·k_j", cols.dot, "start"], ["s = q·k_j/√d_k", cols.sc,
     "start"], ["exp(s − max)", cols.ex, "start"], ["softmax w_j", cols.w, "start"], ["w_j·v_j", cols.v, "start"]]
     .forEach(([t, x, a]) => el("text", { x, y: top - 10, "text-anchor": a, class: "hd" }, svg, t));
-  const out = new Float64Array(D);
+  const out = new Float64Array(D), wv = [];
+  let maxWV = 0;
   for (let j = 0; j < T; j++) {
     const yy = top + j * ROW, kj = K.subarray(at(l, h, j), at(l, h, j) + D), vj = V.subarray(at(l, h, j), at(l, h, j) + D);
     tokenText(svg, j, cols.tok, yy + 10, "end");
@@ -209,17 +210,18 @@ function drawFormulaView() {
     el("text", { x: cols.dot, y: yy + 10, class: "num" }, svg, fmt(s[j] / SCALE));
     el("text", { x: cols.sc, y: yy + 10, class: "num" }, svg, fmt(s[j]));
     el("text", { x: cols.ex, y: yy + 10, class: "num" }, svg, fmt(sm.exp[j]));
-    el("rect", { x: cols.w, y: yy + 1, width: 60 * sm.w[j], height: 10, fill: headColor(h), opacity: 0.5 }, svg);
+    el("rect", { x: cols.w + 62, y: yy + 1, width: 60 * sm.w[j], height: 10, fill: headColor(h) }, svg);
     el("text", { x: cols.w, y: yy + 10, class: "num softmax", "data-j": j, "data-w": sm.w[j].toPrecision(10) },
        svg, sm.w[j].toFixed(5));
-    const wv = Array.from(vj, x => sm.w[j] * x);
-    wv.forEach((x, d) => { out[d] += x; });
-    strip(svg, cols.v, yy, wv, maxV, cell, `w_${j} · v_${j}`);
+    wv[j] = Array.from(vj, x => sm.w[j] * x);
+    wv[j].forEach((x, d) => { out[d] += x; maxWV = Math.max(maxWV, Math.abs(x)); });
   }
+  wv.forEach((row, j) => strip(svg, cols.v, top + j * ROW, row, maxWV, cell, `w_${j} · v_${j}`));  // one colour scale
   const yy = top + T * ROW + 8;
   el("text", { x: cols.w, y: yy + 10, class: "hd" }, svg, `Σ w = ${sm.w.reduce((a, b) => a + b, 0).toFixed(5)}`);
   el("text", { x: cols.v - 8, y: yy + ROW + 10, "text-anchor": "end", class: "hd" }, svg, "output = Σ_j w_j·v_j =");
-  strip(svg, cols.v, yy + ROW, out, maxV, cell, "output of this head for the query (v rounded to 3 digits)");
+  strip(svg, cols.v, yy + ROW, out, Math.max(...out.map(Math.abs)), cell,
+        "this head's output for the query, before W^O (v is rounded to 3 digits)");
   el("text", { x: 4, y: yy + 2 * ROW + 12, class: "note" }, svg,
      `The page computed these weights from q and k; they differ from the model's output_attentions by at most ` +
      `${DATA.maxError.toExponential(1)}.`);
