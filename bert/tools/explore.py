@@ -174,6 +174,11 @@ class AttentionPage:
         self.data = data
         self.html = page_html(data)
 
+    def __repr__(self) -> str:
+        d = self.data
+        return (f"AttentionPage({d['model']}, {len(d['tokens'])} tokens, {d['layers']} layers x {d['heads']} heads, "
+                f"{len(self.html) / 1e6:.2f} MB)")
+
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> str:
         """Write the page to `path` (atomically: a temporary file, then a rename); an existing file is refused
         unless `overwrite`. Returns the path."""
@@ -191,9 +196,22 @@ class AttentionPage:
                 f'border:1px solid #ddd"></iframe>')
 
 
-def explore(model: nn.Module, tokenizer, text: str, pair: str | None = None, title: str | None = None) -> AttentionPage:
-    """The explorer page for `text` (and `pair`) through `model` (any class holding MultiHeadAttention modules)."""
-    return AttentionPage(attention_data(model, tokenizer, text, pair, title))
+VIEWS = ("head", "model", "formula")
+
+
+def explore(model: nn.Module, tokenizer, text: str, pair: str | None = None, title: str | None = None, *,
+            view: str = "head", layer: int = 0, head: int = 0, query: int = 0) -> AttentionPage:
+    """The explorer page for `text` (and `pair`) through `model` (any class holding MultiHeadAttention modules),
+    opening on `view` ("head", "model" or "formula") with `layer`, `head` and the `query` token chosen."""
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+    data = attention_data(model, tokenizer, text, pair, title)
+    for name, value, n in (("layer", layer, data["layers"]), ("head", head, data["heads"]),
+                           ("query", query, len(data["tokens"]))):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n:
+            raise ValueError(f"{name} must be an int in [0, {n}), got {value!r}")
+    data["start"] = {"view": view, "layer": layer, "head": head, "query": query}
+    return AttentionPage(data)
 
 
 __all__ = ["explore", "AttentionPage", "attention_data", "capture_qkv", "encode", "decoded", "page_weights"]

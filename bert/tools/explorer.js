@@ -16,7 +16,8 @@ const NS = "http://www.w3.org/2000/svg";
 const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                 "#bcbd22", "#17becf", "#393b79", "#ad494a"];
 const headColor = h => h < COLORS.length ? COLORS[h] : `hsl(${(h * 47) % 360},65%,45%)`;
-const state = { layer: 0, heads: new Set([...Array(H).keys()]), head: 0, query: 0 };
+const START = DATA.start || { view: "head", layer: 0, head: 0, query: 0 };   // explore(view=…, layer=…, …)
+const state = { layer: START.layer, heads: new Set([...Array(H).keys()]), head: START.head, query: START.query };
 let Q, K, V, KT;                                      // Float32Array each, index ((l·H + h)·T + i)·D + d
 
 // ---------------------------------------------------------------- 1. decode
@@ -255,14 +256,14 @@ function save(blob, filename) {                       // a download made in the 
 }
 
 // ---------------------------------------------------------------- the page: controls, tabs, start
-function show(view) {
+function show(view, redraw = true) {                  // make `view` the visible one (and draw it again)
   for (const v of ["head", "model", "formula"]) {
     document.getElementById(`${v}-view`).classList.toggle("on", v === view);
     document.getElementById(`tab-${v}`).classList.toggle("on", v === view);
   }
   syncControls();
-  if (view === "head") drawHeadView();
-  if (view === "formula") drawFormulaView();
+  if (redraw && view === "head") drawHeadView();
+  if (redraw && view === "formula") drawFormulaView();
 }
 function select(parent, id, n, label, value, onchange) {
   const s = el("select", { id }, parent);
@@ -314,10 +315,11 @@ async function start() {
   [Q, K, V] = await Promise.all([DATA.q, DATA.k, DATA.v].map(decode));
   KT = transposeKeys();
   mark("decoded");
-  show("head");
+  drawHeadView();
   mark("head");
   drawFormulaView();
   mark("formula");
+  show(START.view, false);
   document.body.dataset.ready = "1";                  // the head view is drawn and answers the mouse
   await drawModelView();
   mark("model");

@@ -158,3 +158,26 @@ def test_help_and_a_subprocess_run(folders, tmp_path):
     with pytest.raises(SystemExit) as e:
         main(["--help"])
     assert e.value.code == 0
+
+
+def test_the_page_opens_where_it_is_told_and_refuses_a_bad_start(folders):
+    model, tok = BertModel.from_pretrained(folders["bert"]), BertTokenizer.from_pretrained(folders["bert"])
+    page = explore(model, tok, TEXT, view="formula", layer=2, head=3, query=4)
+    assert page.data["start"] == {"view": "formula", "layer": 2, "head": 3, "query": 4}
+    assert repr(page).startswith("AttentionPage(BertModel, 9 tokens, 3 layers x 4 heads, ")
+    for bad, message in ((dict(view="heads"), "view must be one of"), (dict(layer=3), r"layer must be an int in \[0, 3\)"),
+                         (dict(head=-1), "head must be"), (dict(query=True), "query must be")):
+        with pytest.raises(ValueError, match=message):
+            explore(model, tok, TEXT, **bad)
+
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_an_explorer_embedded_in_a_notebook_is_at_most_1_mb(path):
+    import json
+
+    outputs = [o for c in json.loads(path.read_text(encoding="utf-8"))["cells"] for o in c.get("outputs", [])]
+    pages = ["".join(o["data"]["text/html"]) for o in outputs if "text/html" in o.get("data", {})]
+    assert all(len(p.encode()) <= 1_000_000 for p in pages if "explorerTimings" in p)
