@@ -8,6 +8,7 @@ Screenshots go to the git-ignored runs/explorer-screenshots/."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -156,6 +157,8 @@ def test_the_real_minilm_checkpoint_in_the_browser(driver, tmp_path):
 def test_the_classroom_model_in_the_browser(driver, tmp_path):
     from bert.pretraining.classroom import small_model
 
+    torch.set_num_threads(os.cpu_count() or 1)          # a first build trains for about a minute: every core
     model, tok, _ = small_model()                       # shared with the notebooks' tests (built once, cached)
+    torch.set_num_threads(1)
     check_page(driver, model, tok, "If the argument is none, the default is used.", "猫坐在垫子上。",
                tmp_path / "classroom.html", [(1, 1, 5)])
