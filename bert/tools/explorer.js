@@ -18,7 +18,7 @@ const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 const headColor = h => h < COLORS.length ? COLORS[h] : `hsl(${(h * 47) % 360},65%,45%)`;
 const START = DATA.start || { view: "head", layer: 0, head: 0, query: 0 };   // explore(view=…, layer=…, …)
 const state = { layer: START.layer, heads: new Set([...Array(H).keys()]), head: START.head, query: START.query };
-let Q, K, V, KT;                                      // Float32Array each, index ((l·H + h)·T + i)·D + d
+let Q, K, V, KT;                                      // index ((l·H + h)·T + i)·D + d (KT: ((l·H + h)·D + d)·T + j)
 
 // ---------------------------------------------------------------- 1. decode
 async function decode(t) {
@@ -36,15 +36,21 @@ async function decode(t) {
 
 // ---------------------------------------------------------------- 2. weights
 const at = (l, h, i) => ((l * H + h) * T + i) * D;   // where token i's vector of head h in layer l starts
-function transposeKeys() {                            // KT: each head's keys as D rows of T numbers (kᵀ)
-  const KT = new Float32Array(K.length);
+function transposeKeys() {                            // KT: each head's keys as D rows of T numbers (kᵀ), float64
+  const KT = new Float64Array(K.length);
   for (let lh = 0; lh < L * H; lh++) for (let j = 0; j < T; j++) for (let d = 0; d < D; d++)
     KT[lh * T * D + d * T + j] = K[lh * T * D + j * D + d];
   return KT;
 }
 function scores(l, h, i) {                            // s_j = q_i · k_j / √d_k, for every key j
   const s = new Float64Array(T), qi = at(l, h, i), kt = at(l, h, 0);
-  for (let d = 0; d < D; d++) {                       // s += q_id · (row d of kᵀ): a long loop the JIT runs fast
+  let d = 0;
+  for (; d + 4 <= D; d += 4) {                        // s += q_id · (row d of kᵀ), four rows at a time: long,
+    const q0 = Q[qi + d], q1 = Q[qi + d + 1], q2 = Q[qi + d + 2], q3 = Q[qi + d + 3];   // simple loops run fast
+    const r0 = kt + d * T, r1 = r0 + T, r2 = r1 + T, r3 = r2 + T;
+    for (let j = 0; j < T; j++) s[j] += q0 * KT[r0 + j] + q1 * KT[r1 + j] + q2 * KT[r2 + j] + q3 * KT[r3 + j];
+  }
+  for (; d < D; d++) {                                // the rest when d_k is not a multiple of 4
     const qd = Q[qi + d], row = kt + d * T;
     for (let j = 0; j < T; j++) s[j] += qd * KT[row + j];
   }
@@ -64,7 +70,13 @@ function weights(l, h) {
   if (!cache.has(key)) {
     if (cache.size >= 2 * H) cache.delete(cache.keys().next().value);
     const W = new Float32Array(T * T);
-    for (let i = 0; i < T; i++) W.set(softmax(scores(l, h, i)).w, i * T);
+    for (let i = 0; i < T; i++) {                     // softmax(), row by row, in place (no arrays to allocate)
+      const s = scores(l, h, i);
+      let max = -Infinity, sum = 0;
+      for (let j = 0; j < T; j++) if (s[j] > max) max = s[j];
+      for (let j = 0; j < T; j++) { s[j] = Math.exp(s[j] - max); sum += s[j]; }
+      for (let j = 0; j < T; j++) W[i * T + j] = s[j] / sum;
+    }
     cache.set(key, W);
   }
   return cache.get(key);
@@ -313,6 +325,7 @@ async function start() {
   build();
   if (typeof DecompressionStream === "undefined") throw new Error("this browser has no DecompressionStream");
   [Q, K, V] = await Promise.all([DATA.q, DATA.k, DATA.v].map(decode));
+  Q = Float64Array.from(Q);                           // float64 arithmetic reads float64 arrays fastest
   KT = transposeKeys();
   mark("decoded");
   drawHeadView();
