@@ -181,3 +181,17 @@ def test_an_explorer_embedded_in_a_notebook_is_at_most_1_mb(path):
     outputs = [o for c in json.loads(path.read_text(encoding="utf-8"))["cells"] for o in c.get("outputs", [])]
     pages = ["".join(o["data"]["text/html"]) for o in outputs if "text/html" in o.get("data", {})]
     assert all(len(p.encode()) <= 1_000_000 for p in pages if "explorerTimings" in p)
+
+
+def test_padding_is_never_shown(folders):
+    model, tok = BertModel.from_pretrained(folders["bert"]), BertTokenizer.from_pretrained(folders["bert"])
+
+    def padding_tokenizer(*args, **kwargs):             # a tokenizer that pads every text to 20 positions
+        return tok(*args, **{**kwargs, "padding": "max_length", "max_length": 20})
+
+    padding_tokenizer.convert_ids_to_tokens = tok.convert_ids_to_tokens
+    padding_tokenizer.cls_token_id, padding_tokenizer.sep_token_id = tok.cls_token_id, tok.sep_token_id
+    data = attention_data(model, padding_tokenizer, TEXT)
+    assert data["tokens"] == tok.convert_ids_to_tokens(tok(TEXT)["input_ids"]) and len(data["tokens"]) < 20
+    page = page_weights(read_tensor(data["q"]), read_tensor(data["k"]))
+    assert np.abs(page - model_weights(model, tok, TEXT)).max() <= TOLERANCE     # the same as without padding
