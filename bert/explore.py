@@ -77,6 +77,9 @@ def run(args: argparse.Namespace, load: Callable[[str], nn.Module] = load_bert) 
 
     if os.path.isdir(args.out):
         raise IsADirectoryError(f"--out must be a file name, got the folder {args.out!r}")
+    parent = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(f"--out {args.out!r}: its folder {parent!r} does not exist")
     if os.path.exists(args.out) and not args.overwrite:
         raise FileExistsError(f"--out {args.out!r} exists; choose a new name or give --overwrite to replace it")
     model = load(args.model)

@@ -111,6 +111,12 @@ def page_weights(q: np.ndarray, k: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def page_error(q: np.ndarray, k: np.ndarray, model_weights: torch.Tensor, keep: np.ndarray) -> float:
+    """max |page_weights(q, k) − the model's weights (H, T, T) at the real tokens `keep`|, one layer."""
+    expected = model_weights.double().cpu().numpy()[:, keep][:, :, keep]
+    return float(np.abs(page_weights(q, k)[0] - expected).max())
+
+
 def attention_data(model: nn.Module, tokenizer, text: str, pair: str | None = None, title: str | None = None) -> dict:
     """Everything the page shows, as a JSON-ready dict (see the module docstring for the encoding)."""
     if not isinstance(text, str) or not text.strip():
@@ -135,10 +141,10 @@ def attention_data(model: nn.Module, tokenizer, text: str, pair: str | None = No
         return x.reshape(x.shape[0], x.shape[1], H, D).transpose(0, 2, 1, 3).copy()
 
     q, k, v = heads("query"), heads("key"), heads("value")
-    model_weights = torch.stack([a[0] for a in output.attentions]).double().cpu().numpy()[:, :, keep][..., keep]
     key_bytes, error = KEY_BYTES, 0.0
     for key_bytes in (KEY_BYTES, 4):
-        error = float(np.abs(page_weights(decoded(q, key_bytes), decoded(k, key_bytes)) - model_weights).max())
+        error = max(page_error(decoded(q[l:l + 1], key_bytes), decoded(k[l:l + 1], key_bytes), attentions[0], keep)
+                    for l, attentions in enumerate(output.attentions))                # a layer at a time: less memory
         if error <= TOLERANCE:
             break
     ids = enc["input_ids"][0][torch.from_numpy(keep)].tolist()

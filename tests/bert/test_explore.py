@@ -133,6 +133,7 @@ def test_the_cli_writes_refuses_an_existing_out_and_overwrites(folders, tmp_path
     (["--model", "{distil}", "x", "--out", "o.html"], "python -m distil.explore"),
     (["--model", "{bert}", "", "--out", "o.html"], "text must be a non-empty string"),
     (["--model", "{bert}", "x", "--out", "{tmp}"], "must be a file name"),
+    (["--model", "{bert}", "x", "--out", "no/such/folder/p.html"], "does not exist"),
 ])
 def test_bad_arguments_are_one_line_errors(folders, tmp_path, capsys, argv, message, monkeypatch):
     monkeypatch.chdir(tmp_path)
