@@ -41,6 +41,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     ap.add_argument("--out", required=True, help="the HTML file to write (refused if it exists, unless --overwrite)")
     ap.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     ap.add_argument("--title", help="the page's heading (default: the text)")
+    ap.add_argument("--view", choices=("head", "model", "formula"), default="head", help="the view it opens on")
+    ap.add_argument("--layer", type=int, default=0, help="the layer chosen when it opens (from 0)")
+    ap.add_argument("--head", type=int, default=0, help="the head chosen in the formula view (from 0)")
+    ap.add_argument("--query", type=int, default=0, help="the query token of the formula view (0 = [CLS])")
     return ap
 
 
@@ -84,7 +88,8 @@ def run(args: argparse.Namespace, load: Callable[[str], nn.Module] = load_bert) 
         raise FileExistsError(f"--out {args.out!r} exists; choose a new name or give --overwrite to replace it")
     model = load(args.model)
     tokenizer = BertTokenizer.from_pretrained(args.model)
-    page = explore(model, tokenizer, args.text, pair=args.pair, title=args.title)
+    page = explore(model, tokenizer, args.text, pair=args.pair, title=args.title, view=args.view, layer=args.layer,
+                   head=args.head, query=args.query)
     page.save(args.out, overwrite=args.overwrite)
     size = os.path.getsize(args.out)
     return (f"wrote {args.out} ({size / 1e6:.2f} MB): {type(model).__name__}, {len(page.data['tokens'])} tokens, "

@@ -120,7 +120,9 @@ def test_the_cli_writes_refuses_an_existing_out_and_overwrites(folders, tmp_path
     with pytest.raises(SystemExit) as e:
         main(["--model", str(folders["bert"]), "another text", "--out", str(out)])
     assert e.value.code == 2 and "exists" in capsys.readouterr().err and out.read_bytes() == before
-    main(["--model", str(folders["bert"]), "another text", "--out", str(out), "--overwrite"])
+    main(["--model", str(folders["bert"]), "another text", "--out", str(out), "--overwrite", "--view", "formula",
+          "--layer", "1", "--head", "2", "--query", "3"])
+    assert '"start": {"view": "formula", "layer": 1, "head": 2, "query": 3}' in out.read_text(encoding="utf-8")
     assert out.read_bytes() != before and not [p for p in os.listdir(tmp_path) if ".tmp" in p]
 
 
@@ -134,6 +136,8 @@ def test_the_cli_writes_refuses_an_existing_out_and_overwrites(folders, tmp_path
     (["--model", "{bert}", "", "--out", "o.html"], "text must be a non-empty string"),
     (["--model", "{bert}", "x", "--out", "{tmp}"], "must be a file name"),
     (["--model", "{bert}", "x", "--out", "no/such/folder/p.html"], "does not exist"),
+    (["--model", "{bert}", "x", "--out", "o.html", "--layer", "3"], "layer must be an int in [0, 3)"),
+    (["--model", "{bert}", "x", "--out", "o.html", "--view", "neuron"], "invalid choice"),
 ])
 def test_bad_arguments_are_one_line_errors(folders, tmp_path, capsys, argv, message, monkeypatch):
     monkeypatch.chdir(tmp_path)
