@@ -9,6 +9,8 @@ Screenshots go to the git-ignored runs/explorer-screenshots/."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -110,6 +112,17 @@ def test_a_pair_page_of_bert_in_the_browser(driver, folders, tmp_path):
     assert driver.find_element("id", "head-layer").get_attribute("value") == "2"
 
 
+def cjk_font_missing() -> str | None:
+    """A reason to skip the glyph test: fontconfig lists no font for Chinese (None when one is found, or when
+    fontconfig cannot be asked: then the test runs)."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return None
+    found = subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True).stdout.strip()
+    return None if found else "no Chinese font installed (Debian: apt-get install -y fonts-noto-cjk)"
+
+
+@pytest.mark.skipif(cjk_font_missing() is not None, reason=str(cjk_font_missing()))
 def test_chinese_tokens_render_with_real_glyphs(driver, folders, tmp_path):
     model = BertForMaskedLM.from_pretrained(folders["bert"])
     tok = BertTokenizer.from_pretrained(folders["bert"])
