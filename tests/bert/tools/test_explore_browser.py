@@ -22,12 +22,12 @@ from bert import BertForMaskedLM
 from bert.tools.browser import browser_missing, headless_chromium
 from bert.tools.explore import explore
 from distil import DistilBertForMaskedLM
-from tests.bert.explore_models import CHINESE, PAIR, TEXT, tiny_folders
+from tests.bert.tools.explore_models import CHINESE, PAIR, TEXT, tiny_folders
 from tokenization import BertTokenizer
 
 pytestmark = [pytest.mark.usefixtures("one_thread"),
               pytest.mark.skipif(browser_missing() is not None, reason=str(browser_missing()))]
-SHOTS = Path(__file__).resolve().parents[2] / "runs" / "explorer-screenshots"
+SHOTS = Path(__file__).resolve().parents[3] / "runs" / "explorer-screenshots"
 
 # In the page: draw `text` on a canvas in the page's font and return its pixels' hash; a character no font has
 # (U+10FFFD, private use) draws the missing-glyph box, so a hanzi that draws the same pixels has no glyph either.

@@ -1,5 +1,5 @@
 """bert/tools/explore.py and the CLIs `python -m bert.explore` / `python -m distil.explore`, without a browser
-(tests/bert/test_explore_browser.py opens the pages): the weights the page will compute equal output_attentions,
+(tests/bert/tools/test_explore_browser.py opens the pages): the weights the page will compute equal output_attentions,
 the encoding reads back, nothing in the page points outside it, and the CLI's arguments and errors."""
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from bert.explore import main
 from bert.tools.explore import TOLERANCE, attention_data, decoded, encode, explore, page_weights
 from distil import DistilBertModel
 from distil.explore import main as distil_main
-from tests.bert.explore_models import CHINESE, PAIR, TEXT, tiny_folders
+from tests.bert.tools.explore_models import CHINESE, PAIR, TEXT, tiny_folders
 from tokenization import BertTokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
