@@ -27,10 +27,14 @@ The public functions' argument checks live in bert/validation.py and sit one lin
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from .unpad import RaggedBatch
 
 from .validation import (check_attention_arguments, check_choice, check_multi_head_arguments, check_multi_head_input,
                          checked)
@@ -173,21 +177,23 @@ class MultiHeadAttention(nn.Module):
         self.value = nn.Linear(hidden_size, hidden_size, bias=bias)   # W^V
         self.output = nn.Linear(hidden_size, hidden_size, bias=bias)  # W^O
 
-    def _split_heads(self, x: Tensor) -> Tensor:
+    def _split_heads(self, x: Tensor, tokens: "RaggedBatch | None") -> Tensor:
+        x = x if tokens is None else tokens.to_rows(x)                 # unpadded: (N, C) -> rows (B, T=L, C)
         B, T, C = x.shape
         return x.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, H, T, D)
 
-    def forward(self, hidden_states: Tensor, attn_mask: Tensor | None = None,
-                output_attentions: bool = False) -> tuple[Tensor, Tensor | None]:
+    def forward(self, hidden_states: Tensor, attn_mask: Tensor | None = None, output_attentions: bool = False,
+                tokens: "RaggedBatch | None" = None) -> tuple[Tensor, Tensor | None]:
         """hidden_states (B, T, C); attn_mask bool broadcastable to (B, H, T, T), e.g. (B, 1, 1, T) for padding.
+        Unpadded (bert/unpad.py): hidden_states (N, C), the real tokens, and `tokens` saying where they sit; q, k
+        and v are re-padded into rows (B, L, C) for the kernel (attn_mask then (B, 1, 1, L)), the output gathered.
 
-        Returns (output (B, T, C), weights (B, H, T, T) if output_attentions else None).
+        Returns (output (B, T, C) or (N, C), weights (B, H, T, T) or (B, H, L, L) if output_attentions else None).
         """
-        check_multi_head_input(hidden_states, attn_mask, self.num_heads, self.head_dim)
-        B, T, C = hidden_states.shape
-        q = self._split_heads(self.query(hidden_states))               # X W^Q: (B, T, C) -> (B, H, T, D)
-        k = self._split_heads(self.key(hidden_states))                 # X W^K: (B, H, T, D)
-        v = self._split_heads(self.value(hidden_states))               # X W^V: (B, H, T, D)
+        check_multi_head_input(hidden_states, attn_mask, self.num_heads, self.head_dim, tokens)
+        q = self._split_heads(self.query(hidden_states), tokens)       # X W^Q: (B, T, C) -> (B, H, T, D)
+        k = self._split_heads(self.key(hidden_states), tokens)         # X W^K: (B, H, T, D)
+        v = self._split_heads(self.value(hidden_states), tokens)       # X W^V: (B, H, T, D)
         dropout_p = self.dropout if self.training else 0.0
         if self._runs_formula(output_attentions):
             out, weights = attention(q, k, v, attn_mask, dropout_p)   # softmax(Q Kᵀ / √D) V, per head (B, H, T, D)
@@ -195,7 +201,8 @@ class MultiHeadAttention(nn.Module):
             out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p), None
         else:                                                         # tiled: online softmax, block by block
             out, weights = tiled_attention.__wrapped__(q, k, v, attn_mask, dropout_p, None, self.block_size), None
-        out = out.transpose(1, 2).reshape(B, T, C)                     # Concat(heads): (B, H, T, D) -> (B, T, C)
+        out = out.transpose(1, 2).flatten(2)                           # Concat(heads): (B, H, T, D) -> (B, T, C)
+        out = out if tokens is None else tokens.from_rows(out)         # unpadded: rows (B, L, C) -> (N, C)
         return self.output(out), (weights if output_attentions else None)  # · W^O
 
     def _runs_formula(self, output_attentions: bool) -> bool:
