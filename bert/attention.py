@@ -177,33 +177,41 @@ class MultiHeadAttention(nn.Module):
         self.value = nn.Linear(hidden_size, hidden_size, bias=bias)   # W^V
         self.output = nn.Linear(hidden_size, hidden_size, bias=bias)  # W^O
 
-    def _split_heads(self, x: Tensor, tokens: "RaggedBatch | None") -> Tensor:
-        x = x if tokens is None else tokens.to_rows(x)                 # unpadded: (N, C) -> rows (B, T=L, C)
+    def _split_heads(self, x: Tensor) -> Tensor:
         B, T, C = x.shape
         return x.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, H, T, D)
 
     def forward(self, hidden_states: Tensor, attn_mask: Tensor | None = None, output_attentions: bool = False,
-                tokens: "RaggedBatch | None" = None) -> tuple[Tensor, Tensor | None]:
+                tokens: "RaggedBatch | None" = None) -> tuple[Tensor, Tensor | list[Tensor] | None]:
         """hidden_states (B, T, C); attn_mask bool broadcastable to (B, H, T, T), e.g. (B, 1, 1, T) for padding.
         Unpadded (bert/unpad.py): hidden_states (N, C), the real tokens, and `tokens` saying where they sit; q, k
-        and v are re-padded into rows (B, L, C) for the kernel (attn_mask then (B, 1, 1, L)), the output gathered.
+        and v are projected on (N, C) and re-padded into rows of similar length for `attend` (`tokens.attend`).
 
-        Returns (output (B, T, C) or (N, C), weights (B, H, T, T) or (B, H, L, L) if output_attentions else None).
+        Returns (output (B, T, C) or (N, C), weights if output_attentions else None: (B, H, T, T), or unpadded one
+        (b, H, ℓ, ℓ) tensor per group of rows, which bert/unpad.py puts back at the padded positions).
         """
         check_multi_head_input(hidden_states, attn_mask, self.num_heads, self.head_dim, tokens)
-        q = self._split_heads(self.query(hidden_states), tokens)       # X W^Q: (B, T, C) -> (B, H, T, D)
-        k = self._split_heads(self.key(hidden_states), tokens)         # X W^K: (B, H, T, D)
-        v = self._split_heads(self.value(hidden_states), tokens)       # X W^V: (B, H, T, D)
+        q = self.query(hidden_states)                                  # X W^Q: (B, T, C), or (N, C) unpadded
+        k = self.key(hidden_states)                                    # X W^K
+        v = self.value(hidden_states)                                  # X W^V
+        if tokens is not None:                                         # unpadded: (N, C) -> rows -> (N, C)
+            out, weights = tokens.attend(self.attend, q, k, v, self.num_heads, output_attentions)
+        else:
+            out, weights = self.attend(self._split_heads(q), self._split_heads(k), self._split_heads(v), attn_mask,
+                                       output_attentions)              # per head: (B, H, T, D)
+            out = out.transpose(1, 2).flatten(2)                       # Concat(heads): (B, H, T, D) -> (B, T, C)
+        return self.output(out), (weights if output_attentions else None)  # · W^O
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None,
+               output_attentions: bool) -> tuple[Tensor, Tensor | None]:
+        """softmax(Q Kᵀ / √D) V for every head, q, k, v (B, H, T, D) → ((B, H, T, D), weights or None), by the path
+        chosen at construction (the formula when the weights are asked for)."""
         dropout_p = self.dropout if self.training else 0.0
         if self._runs_formula(output_attentions):
-            out, weights = attention(q, k, v, attn_mask, dropout_p)   # softmax(Q Kᵀ / √D) V, per head (B, H, T, D)
-        elif self.flash:
-            out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p), None
-        else:                                                         # tiled: online softmax, block by block
-            out, weights = tiled_attention.__wrapped__(q, k, v, attn_mask, dropout_p, None, self.block_size), None
-        out = out.transpose(1, 2).flatten(2)                           # Concat(heads): (B, H, T, D) -> (B, T, C)
-        out = out if tokens is None else tokens.from_rows(out)         # unpadded: rows (B, L, C) -> (N, C)
-        return self.output(out), (weights if output_attentions else None)  # · W^O
+            return attention(q, k, v, attn_mask, dropout_p)            # softmax(Q Kᵀ / √D) V, per head (B, H, T, D)
+        if self.flash:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p), None
+        return tiled_attention.__wrapped__(q, k, v, attn_mask, dropout_p, None, self.block_size), None   # tiled
 
     def _runs_formula(self, output_attentions: bool) -> bool:
         """The formula runs when it is the chosen path or when the weights are asked for (only it builds them);

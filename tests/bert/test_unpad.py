@@ -36,39 +36,44 @@ def masks(draw):
 
 
 @settings(max_examples=60, deadline=None)
-@given(keep=masks(), C=st.integers(1, 4))
-def test_gather_then_scatter_is_the_identity_on_real_tokens_and_zero_elsewhere(keep, C):
+@given(keep=masks(), C=st.integers(1, 4), groups=st.integers(1, 6))
+def test_gather_then_scatter_is_the_identity_on_real_tokens_and_zero_elsewhere(keep, C, groups):
     x = torch.randn(*keep.shape, C)
-    t = ragged(keep)
+    t = ragged(keep, groups)
     gathered = t.gather(x)                                                    # (N, C)
     assert gathered.shape == (int(keep.sum()), C)
     torch.testing.assert_close(gathered, x[keep], atol=0, rtol=0)            # row after row, in order
-    back = t.scatter(gathered)
-    torch.testing.assert_close(back, x * keep[..., None], atol=0, rtol=0)
-    rows = t.to_rows(gathered)                                               # (B, L, C): each sequence first
-    lengths = keep.sum(1)
-    assert rows.shape == (keep.shape[0], int(lengths.max()), C)
-    for b in range(keep.shape[0]):
-        torch.testing.assert_close(rows[b, :lengths[b]], x[b][keep[b]], atol=0, rtol=0)
-        assert not rows[b, lengths[b]:].any()
+    torch.testing.assert_close(t.scatter(gathered), x * keep[..., None], atol=0, rtol=0)
+    rows = t.to_rows(gathered)                                               # (S, C): group after group
     torch.testing.assert_close(t.from_rows(rows), gathered, atol=0, rtol=0)
+    lengths = keep.sum(1)
     assert t.cu_seqlens.tolist() == [0] + lengths.cumsum(0).tolist()
-    assert (t.keep is None) == bool((lengths == lengths.max()).all())
+    seen = []
+    for first, start, b, length, mask in t.groups:                           # each row: its tokens first, then 0
+        own = lengths[t.order[first:first + b]]
+        assert length == int(own.max()) and (mask is None) == bool((own == length).all())
+        for i, row in enumerate(t.order[first:first + b].tolist()):
+            part = rows[start + i * length:start + (i + 1) * length]
+            torch.testing.assert_close(part[:lengths[row]], x[row][keep[row]], atol=0, rtol=0)
+            assert not part[lengths[row]:].any()
+            seen.append(row)
+    assert len(seen) == len(set(seen)) and set(keep.any(1).nonzero().squeeze(1).tolist()) <= set(seen)
+    assert lengths[t.order].tolist() == sorted(lengths.tolist(), reverse=True)   # longest first
 
 
 @settings(max_examples=40, deadline=None)
-@given(keep=masks())
-def test_attention_weights_go_back_to_their_padded_positions(keep):
-    t = ragged(keep)
-    B, L, T = keep.shape[0], t.longest, keep.shape[1]
-    w = torch.rand(B, 2, L, L)
-    full = t.scatter_weights(w)                                              # (B, H, T, T)
+@given(keep=masks(), groups=st.integers(1, 6))
+def test_attention_weights_go_back_to_their_padded_positions(keep, groups):
+    t = ragged(keep, groups)
+    B, T = keep.shape
+    weights = [torch.rand(b, 2, length, length) for _, _, b, length, _ in t.groups]
     want = torch.zeros(B, 2, T, T)
-    for b in range(B):
-        cols = keep[b].nonzero().squeeze(1)                                  # slot i ↔ padded column cols[i]
-        n = len(cols)
-        want[b][:, cols[:, None], cols[None, :]] = w[b, :, :n, :n]
-    torch.testing.assert_close(full, want, atol=0, rtol=0)
+    for (first, _, b, length, _), w in zip(t.groups, weights):
+        for i, row in enumerate(t.order[first:first + b].tolist()):
+            cols = keep[row].nonzero().squeeze(1)                            # slot j ↔ padded column cols[j]
+            n = len(cols)
+            want[row][:, cols[:, None], cols[None, :]] = w[i, :, :n, :n]
+    torch.testing.assert_close(t.scatter_weights(weights), want, atol=0, rtol=0)
 
 
 def _left_padded(batch: dict) -> dict:
@@ -170,7 +175,7 @@ def test_attention_refuses_unpadded_input_of_the_wrong_size():
     mha = MultiHeadAttention(8, 2)
     t = ragged(torch.tensor([[1, 1, 0], [1, 0, 0]]))
     with pytest.raises(ValueError, match=r"hidden_states must have shape \(3, 8\), got \(4, 8\)"):
-        mha(torch.randn(4, 8), t.keep, tokens=t)
+        mha(torch.randn(4, 8), tokens=t)
 
 
 # ------------------------------------------------------------------ transformers, on the real tokens
@@ -184,8 +189,8 @@ def _hf_twin(ours, hf_impl: str):
     hf_cfg._attn_implementation = hf_impl
     hf = getattr(transformers, type(ours).__name__)(hf_cfg).eval()
     missing, unexpected = hf.load_state_dict({hf_name(k): v for k, v in ours.state_dict().items()}, strict=False)
-    assert not unexpected and all(k.endswith(("position_ids", "token_type_ids", "vocab_projector.weight",
-                                              "decoder.weight", "decoder.bias")) for k in missing), (missing, unexpected)
+    tied = ("position_ids", "token_type_ids", "vocab_projector.weight", "decoder.weight", "decoder.bias")
+    assert not unexpected and all(k.endswith(tied) for k in missing), (missing, unexpected)
     return hf
 
 
