@@ -130,7 +130,7 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     tok = BertTokenizer.from_pretrained(default_teacher_dir(), backend="fast")
     shapes = ("MiniLM",) if quick else tuple(SHAPES)
-    plan = {"MiniLM": (2, 2, 16) if quick else (12, 12, 32), "BERT-base": (6, 6, 8)}  # SST-2, CoNLL rounds; sweep B
+    plan = {"MiniLM": (2, 2, 16) if quick else (12, 12, 16), "BERT-base": (4, 4, 4)}  # SST-2, CoNLL rounds; sweep B
     results = {"machine": machine(), "command": command(), "device": device, "quick": quick, "shapes": {}}
     for shape in shapes:
         torch.manual_seed(0)
