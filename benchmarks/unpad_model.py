@@ -19,7 +19,8 @@ Floors (issue 29): on the SST-2 dev batches, inference ≤ 0.60× transformers' 
 padding the forced unpadded path ≤ 1.02× the padded path. The raw results go to docs/unpad_model.json (notebook 06
 plots the speed-up against the padding share from it).
 
-    python -m benchmarks --only unpad-model              # both shapes, all sets
+    python -m benchmarks --only unpad-model              # MiniLM: the first 12 SST-2 / 12 CoNLL batches, sweep B=16;
+                                                         # BERT-base: 4 / 4 batches, sweep B=4 (about 15 min, 1 thread)
     python -m benchmarks --only unpad-model --quick      # MiniLM's shape only, 2 batches a set (a smoke run)
 """
 

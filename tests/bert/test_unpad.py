@@ -251,3 +251,20 @@ def test_real_minilm_checkpoint_unpadded_equals_transformers_on_real_tokens():
     torch.testing.assert_close(a.last_hidden_state[keep], b.last_hidden_state[keep], atol=ATOL, rtol=0)
     torch.testing.assert_close(a.pooler_output, b.pooler_output, atol=ATOL, rtol=0)
     assert not a.last_hidden_state[~keep].any()
+
+
+def test_fine_tuning_and_distillation_models_unpad_padded_batches_by_default(monkeypatch):
+    """Nothing in the task classes or the student builder turns the path off: a padded batch is gathered."""
+    import bert.unpad
+    from bert import BertForSequenceClassification
+    from distil import student_from_teacher
+
+    gathered = []
+    real_gather = bert.unpad.RaggedBatch.gather
+    monkeypatch.setattr(bert.unpad.RaggedBatch, "gather", lambda self, x: gathered.append(1) or real_gather(self, x))
+    teacher = BertForSequenceClassification(tiny_config(unpad="auto"))
+    student = student_from_teacher(teacher, layers=[0])
+    batch = random_batch(seed=4)
+    for model in (teacher, student):
+        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["class_labels"])
+    assert len(gathered) == 2
