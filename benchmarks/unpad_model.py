@@ -19,8 +19,8 @@ Floors (issue 29): on the SST-2 dev batches, inference ≤ 0.60× transformers' 
 padding the forced unpadded path ≤ 1.02× the padded path. The raw results go to docs/unpad_model.json (notebook 06
 plots the speed-up against the padding share from it).
 
-    python -m benchmarks --only unpad-model              # MiniLM: the first 12 SST-2 / 12 CoNLL batches, sweep B=16;
-                                                         # BERT-base: 4 / 4 batches, sweep B=4 (about 15 min, 1 thread)
+    python -m benchmarks --only unpad-model              # MiniLM: the first 12 SST-2 / 12 CoNLL batches, sweep B=16
+                                                         # (6 rounds); BERT-base: 4 / 4 batches, sweep B=4 (4 rounds)
     python -m benchmarks --only unpad-model --quick      # MiniLM's shape only, 2 batches a set (a smoke run)
 """
 
@@ -131,13 +131,14 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     tok = BertTokenizer.from_pretrained(default_teacher_dir(), backend="fast")
     shapes = ("MiniLM",) if quick else tuple(SHAPES)
-    plan = {"MiniLM": (2, 2, 16) if quick else (12, 12, 16), "BERT-base": (4, 4, 4)}  # SST-2, CoNLL rounds; sweep B
+    plan = {"MiniLM": (2, 2, 16, 2) if quick else (12, 12, 16, 6),   # SST-2 and CoNLL rounds; sweep B and rounds
+            "BERT-base": (4, 4, 4, 4)}
     results = {"machine": machine(), "command": command(), "device": device, "quick": quick, "shapes": {}}
     for shape in shapes:
         torch.manual_seed(0)
         ours = BertModel(BertConfig(**SHAPES[shape])).to(device)
         theirs = transformers_twin(ours, "BertModel", allowed_missing=("position_ids", "token_type_ids"))
-        rounds, conll_rounds, sweep_batch = plan[shape]
+        rounds, conll_rounds, sweep_batch, sweep_rounds = plan[shape]
         sets = {}
         if data is not None:
             print(f"  {shape}: SST-2 dev", flush=True)
@@ -148,8 +149,8 @@ def run(device: str = "cpu", data: str | None = None, quick: bool = False) -> No
                 ours, theirs, conll, conll_rounds, device)
         for share in SHARES:
             print(f"  {shape}: {share:.0%} padding, B={sweep_batch}, T=128", flush=True)
-            sets[f"sweep {share:.0%}"] = measure(ours, theirs, [swept_batch(share, sweep_batch)],
-                                                 2 if quick else 4, device)
+            sets[f"sweep {share:.0%}"] = measure(ours, theirs, [swept_batch(share, sweep_batch)], sweep_rounds,
+                                                 device)
         results["shapes"][shape] = sets
         del ours, theirs
     write_json(doc_path("unpad_model.json", quick), results)     # the raw results first: a report bug loses nothing

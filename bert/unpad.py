@@ -121,13 +121,18 @@ class RaggedBatch:
         group of rows (b, H, ℓ, D) — MultiHeadAttention.attend — and gathered back to (N, C). Each group attends
         over its own ℓ ≤ L keys, so short rows cost less than in one (B, L) batch."""
         rows = [self.to_rows(t) for t in (q, k, v)]                          # 3 × (S, C)
-        outs, weights = [], []
+        parts, weights = [], []
         for _, start, b, length, keep in self.groups:
-            part = [r[start:start + b * length].view(b, length, heads, -1).transpose(1, 2) for r in rows]  # (b,H,ℓ,D)
-            out, w = attend(*part, keep, output_attentions)                  # (b, H, ℓ, D)
-            outs.append(out.transpose(1, 2).reshape(b * length, -1))         # Concat(heads): (b·ℓ, C)
+            qkv = [r[start:start + b * length].view(b, length, heads, -1).transpose(1, 2) for r in rows]  # (b,H,ℓ,D)
+            out, w = attend(*qkv, keep, output_attentions)                   # (b, H, ℓ, D)
+            parts.append(out.transpose(1, 2))                                # (b, ℓ, H, D)
             weights.append(w)
-        out = outs[0] if len(outs) == 1 else torch.cat(outs)                 # (S, C)
+        if len(parts) == 1:
+            out = parts[0].reshape(len(self.columns), -1)                    # Concat(heads): (S, C)
+        else:                                                                # Concat(heads), group after group
+            out = q.new_empty(len(self.columns), q.shape[-1])                # (S, C), one copy of each group
+            for (_, start, b, length, _), part in zip(self.groups, parts):
+                out[start:start + b * length].view(part.shape).copy_(part)
         return self.from_rows(out), (weights if output_attentions else None)
 
     def scatter_weights(self, weights: list[Tensor]) -> Tensor:
@@ -157,8 +162,9 @@ def ragged(attention_mask: Tensor, groups: int | None = None) -> RaggedBatch:
     sorted_lengths = lengths[order].tolist()
     plan, starts, slot = [], [0] * B, 0
     G = min(groups or GROUPS, B)
-    for g in range(G):
-        lo, hi = g * B // G, (g + 1) * B // G
+    cuts = [g * B // G for g in range(G)] + [B]
+    cuts = [c for i, c in enumerate(cuts) if i == 0 or c == B or sorted_lengths[c] != sorted_lengths[cuts[i - 1]]]
+    for lo, hi in zip(cuts, cuts[1:]):                                       # groups of one length are merged
         longest = sorted_lengths[lo]
         if longest == 0:                                                     # rows without a token: nothing to do
             break
