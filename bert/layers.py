@@ -157,8 +157,9 @@ class Encoder(nn.Module):
         """x (B, T, C), or (N, C) with `tokens` (unpadded: bert/unpad.py, which scatters the results back)."""
         hidden_states = [x] if output_hidden_states else None
         attentions = [] if output_attentions else None
-        for block in self.layers:
-            x, weights = block(x, attn_mask, output_attentions, tokens)         # (B, T, C) or (N, C)
+        rest = (output_attentions,) if tokens is None else (output_attentions, tokens)  # padded: the 3 arguments
+        for block in self.layers:                                           # a block of exercise post_ln takes
+            x, weights = block(x, attn_mask, *rest)                             # (B, T, C) or (N, C)
             if output_hidden_states:
                 hidden_states.append(x)
             if output_attentions:
