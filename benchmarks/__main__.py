@@ -16,7 +16,7 @@ import torch
 
 # modules of this package, run in this order
 BENCHES = ["attention", "model", "tokenizer", "pretraining", "classroom", "distil", "ner", "step", "optimizer",
-           "padding", "zh-pretraining", "explore"]
+           "padding", "zh-pretraining", "explore", "unpad-model"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     data = args.data if args.data and os.path.isdir(args.data) else None
     for name in args.only or BENCHES:
         print(f"== benchmark: {name}", flush=True)
-        importlib.import_module(f"benchmarks.{name.replace('-', '_')}").run(device=args.device, data=data, quick=args.quick)
+        module = name.replace("-", "_")                             # "unpad-model" -> benchmarks/unpad_model.py
+        importlib.import_module(f"benchmarks.{module}").run(device=args.device, data=data, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -27,10 +27,14 @@ The public functions' argument checks live in bert/validation.py and sit one lin
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from .unpad import RaggedBatch
 
 from .validation import (check_attention_arguments, check_choice, check_multi_head_arguments, check_multi_head_input,
                          checked)
@@ -177,26 +181,37 @@ class MultiHeadAttention(nn.Module):
         B, T, C = x.shape
         return x.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, H, T, D)
 
-    def forward(self, hidden_states: Tensor, attn_mask: Tensor | None = None,
-                output_attentions: bool = False) -> tuple[Tensor, Tensor | None]:
+    def forward(self, hidden_states: Tensor, attn_mask: Tensor | None = None, output_attentions: bool = False,
+                tokens: "RaggedBatch | None" = None) -> tuple[Tensor, Tensor | list[Tensor] | None]:
         """hidden_states (B, T, C); attn_mask bool broadcastable to (B, H, T, T), e.g. (B, 1, 1, T) for padding.
+        Unpadded (bert/unpad.py): hidden_states (N, C), the real tokens, and `tokens` saying where they sit; q, k
+        and v are projected on (N, C) and re-padded into rows of similar length for `attend` (`tokens.attend`).
 
-        Returns (output (B, T, C), weights (B, H, T, T) if output_attentions else None).
+        Returns (output (B, T, C) or (N, C), weights if output_attentions else None: (B, H, T, T), or unpadded one
+        (b, H, ℓ, ℓ) tensor per group of rows, which bert/unpad.py puts back at the padded positions).
         """
-        check_multi_head_input(hidden_states, attn_mask, self.num_heads, self.head_dim)
-        B, T, C = hidden_states.shape
-        q = self._split_heads(self.query(hidden_states))               # X W^Q: (B, T, C) -> (B, H, T, D)
-        k = self._split_heads(self.key(hidden_states))                 # X W^K: (B, H, T, D)
-        v = self._split_heads(self.value(hidden_states))               # X W^V: (B, H, T, D)
+        check_multi_head_input(hidden_states, attn_mask, self.num_heads, self.head_dim, tokens)
+        q = self.query(hidden_states)                                  # X W^Q: (B, T, C), or (N, C) unpadded
+        k = self.key(hidden_states)                                    # X W^K
+        v = self.value(hidden_states)                                  # X W^V
+        if tokens is not None:                                         # unpadded: (N, C) -> rows -> (N, C)
+            out, weights = tokens.attend(self.attend, q, k, v, self.num_heads, output_attentions)
+        else:
+            out, weights = self.attend(self._split_heads(q), self._split_heads(k), self._split_heads(v), attn_mask,
+                                       output_attentions)              # per head: (B, H, T, D)
+            out = out.transpose(1, 2).flatten(2)                       # Concat(heads): (B, H, T, D) -> (B, T, C)
+        return self.output(out), (weights if output_attentions else None)  # · W^O
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None,
+               output_attentions: bool) -> tuple[Tensor, Tensor | None]:
+        """softmax(Q Kᵀ / √D) V for every head, q, k, v (B, H, T, D) → ((B, H, T, D), weights or None), by the path
+        chosen at construction (the formula when the weights are asked for)."""
         dropout_p = self.dropout if self.training else 0.0
         if self._runs_formula(output_attentions):
-            out, weights = attention(q, k, v, attn_mask, dropout_p)   # softmax(Q Kᵀ / √D) V, per head (B, H, T, D)
-        elif self.flash:
-            out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p), None
-        else:                                                         # tiled: online softmax, block by block
-            out, weights = tiled_attention.__wrapped__(q, k, v, attn_mask, dropout_p, None, self.block_size), None
-        out = out.transpose(1, 2).reshape(B, T, C)                     # Concat(heads): (B, H, T, D) -> (B, T, C)
-        return self.output(out), (weights if output_attentions else None)  # · W^O
+            return attention(q, k, v, attn_mask, dropout_p)            # softmax(Q Kᵀ / √D) V, per head (B, H, T, D)
+        if self.flash:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p), None
+        return tiled_attention.__wrapped__(q, k, v, attn_mask, dropout_p, None, self.block_size), None   # tiled
 
     def _runs_formula(self, output_attentions: bool) -> bool:
         """The formula runs when it is the chosen path or when the weights are asked for (only it builds them);

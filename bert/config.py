@@ -33,6 +33,7 @@ from .attention import IMPLEMENTATIONS
 from .jsonconfig import (INDEX, POSITIVE, PROBABILITY, SIZE, TRANSFORMERS_ATTENTION, ConfigTypeError,  # noqa: F401
                          JsonConfig, Rule, one_of, read_config_json, shown, type_problem)
 from .layers import ACTIVATIONS
+from .unpad import MODES
 
 
 @dataclass
@@ -57,6 +58,8 @@ class BertConfig(JsonConfig):
     attn_implementation: str = "auto"        # "auto" | "reference" | "tiled" | "fused" (bert/attention.py), or
                                              # transformers' "eager" (= "reference") | "sdpa" (= "fused")
     pre_layer_norm: bool = False             # False = post-LN as in BERT; True = pre-LN (not BERT, an option)
+    unpad: str = "auto"                      # "auto": the encoder runs on the real tokens only when a batch has
+                                             # padding; "always" | "never" force either path (bert/unpad.py)
     architectures: list[str] | None = field(default=None, compare=False)  # written by save_pretrained
 
     model_type = "bert"  # class attribute, written to config.json for transformers' AutoConfig
@@ -67,7 +70,7 @@ class BertConfig(JsonConfig):
                              PROBABILITY),
              "initializer_range": POSITIVE, "layer_norm_eps": POSITIVE, "pad_token_id": INDEX,
              "hidden_act": one_of(ACTIVATIONS),
-             "attn_implementation": one_of(IMPLEMENTATIONS + tuple(TRANSFORMERS_ATTENTION)),
+             "attn_implementation": one_of(IMPLEMENTATIONS + tuple(TRANSFORMERS_ATTENTION)), "unpad": one_of(MODES),
              "position_embedding_type": Rule("'absolute' (learned positions, as BERT; relative position embeddings "
                                              "are out of scope)", lambda v: v == "absolute")}
     heads_fields = ("hidden_size", "num_attention_heads")

@@ -100,18 +100,20 @@ class EncoderBlock(nn.Module):
         """Build from a BertConfig (or anything with the same field names)."""
         return cls(**block_arguments(config))
 
-    def forward(self, x: Tensor, attn_mask: Tensor | None = None,
-                output_attentions: bool = False) -> tuple[Tensor, Tensor | None]:
+    def forward(self, x: Tensor, attn_mask: Tensor | None = None, output_attentions: bool = False,
+                tokens=None) -> tuple[Tensor, Tensor | None]:
         """x (B, T, C); attn_mask bool, True = may attend, broadcastable to (B, H, T, T) — e.g. (B, 1, 1, T).
+        Unpadded (bert/unpad.py): x (N, C), the real tokens, and `tokens` (a RaggedBatch) for the attention; every
+        other step works on each token alone, so the same lines run on (N, C).
 
-        Returns (x (B, T, C), attention weights (B, H, T, T) or None).
+        Returns (x (B, T, C) or (N, C), attention weights (B, H, T, T) or None).
         """
         if self.pre_layer_norm:  # pre-LN: NOT BERT (see module docstring)
-            a, weights = self.attention(self.attention_layer_norm(x), attn_mask, output_attentions)
+            a, weights = self.attention(self.attention_layer_norm(x), attn_mask, output_attentions, tokens)
             x = x + self.dropout(a)
             x = x + self.dropout(self.feed_forward(self.output_layer_norm(x)))
             return x, weights
-        a, weights = self.attention(x, attn_mask, output_attentions)
+        a, weights = self.attention(x, attn_mask, output_attentions, tokens)
         x = self.attention_layer_norm(x + self.dropout(a))                      # LN(x + Dropout(MHA(x)))
         x = self.output_layer_norm(x + self.dropout(self.feed_forward(x)))      # LN(x + Dropout(FFN(x)))
         return x, weights
@@ -150,11 +152,14 @@ class Encoder(nn.Module):
         return cls(config.num_hidden_layers, **block_arguments(config))
 
     def forward(self, x: Tensor, attn_mask: Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False) -> tuple[Tensor, tuple[Tensor, ...] | None, tuple[Tensor, ...] | None]:
+                output_attentions: bool = False,
+                tokens=None) -> tuple[Tensor, tuple[Tensor, ...] | None, tuple[Tensor, ...] | None]:
+        """x (B, T, C), or (N, C) with `tokens` (unpadded: bert/unpad.py, which scatters the results back)."""
         hidden_states = [x] if output_hidden_states else None
         attentions = [] if output_attentions else None
-        for block in self.layers:
-            x, weights = block(x, attn_mask, output_attentions)                 # (B, T, C)
+        rest = (output_attentions,) if tokens is None else (output_attentions, tokens)  # padded: the 3 arguments
+        for block in self.layers:                                           # a block of exercise post_ln takes
+            x, weights = block(x, attn_mask, *rest)                             # (B, T, C) or (N, C)
             if output_hidden_states:
                 hidden_states.append(x)
             if output_attentions:

@@ -9,6 +9,9 @@ Devlin et al. 2019 §3 (Figure 1: "C" is the final hidden state of [CLS]) and §
 tanh in BERT — article 000 §4's per-layer `Tanh(W^v·X + W^k·K^T + b)` does not exist (articles README,
 erratum 2). Article 001 §3 lists the same stages (输入编码, 自注意力机制, 残差连接, 输出层).
 
+A padded batch runs the encoder on its real tokens only, gathered into (N, C) and scattered back after
+(bert/unpad.py; the config's `unpad` says "auto", "always" or "never"), with the same numbers on every real token.
+
 The inputs are checked at the top of `forward` by one call (`bert.validation.check_inputs`, which also warns once
 about padding without a mask); the weights' initialisation and checkpoints are the base class's (bert/pretrained.py).
 
@@ -26,7 +29,8 @@ from .embeddings import BertEmbeddings
 from .layers import Encoder
 from .outputs import BaseModelOutputWithPooling, chosen, finish
 from .pretrained import BertPreTrainedModel
-from .validation import check_config, check_inputs, validates
+from .unpad import Unpadding, padding_mask  # noqa: F401 (padding_mask re-exported)
+from .validation import check_config, check_inputs
 
 
 class BertModel(BertPreTrainedModel):
@@ -43,6 +47,7 @@ class BertModel(BertPreTrainedModel):
         self.embeddings = BertEmbeddings.from_config(config)
         self.encoder = Encoder.from_config(config)
         self.pooler = BertPooler(config.hidden_size) if add_pooling_layer else None
+        self.unpadding = Unpadding(config.unpad)                              # padded or unpadded: bert/unpad.py
         self.init_weights()
 
     def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
@@ -53,13 +58,15 @@ class BertModel(BertPreTrainedModel):
         (1 = token, 0 = padding); token_type_ids (B, T) segment 0/1; position_ids (B, T) or (1, T). Returns
         last_hidden_state (B, T, C), pooler_output (B, C), and when asked (here or by the config's default)
         hidden_states (L + 1 × (B, T, C)) and attentions (L × (B, H, T, T)); with return_dict=False
-        transformers' tuple of them (bert/outputs.py `finish`). The arguments are transformers' in its order."""
+        transformers' tuple of them (bert/outputs.py `finish`). The arguments are transformers' in its order.
+        A padded batch runs on its real tokens only (config `unpad`, bert/unpad.py): the same numbers there, and
+        zeros at the padding positions of last_hidden_state, hidden_states and attentions."""
         check_inputs(self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
         x = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)  # (B, T) -> (B, T, C)
-        keep = padding_mask(attention_mask)                                   # (B, 1, 1, T) or None
-        x, hidden_states, attentions = self.encoder(x, keep, chosen(output_hidden_states, self.config,
-                                                                    "output_hidden_states"),
-                                                    chosen(output_attentions, self.config, "output_attentions"))
+        hidden = chosen(output_hidden_states, self.config, "output_hidden_states")   # the call's, or the config's
+        attend = chosen(output_attentions, self.config, "output_attentions")
+        x, hidden_states, attentions = self.unpadding(self.encoder, x, attention_mask, hidden, attend)  # (B, T, C)
+        # ↑ padded with a mask, or on the real tokens only: gathered to (N, C), scattered back (bert/unpad.py)
         pooled = self.pooler(x) if self.pooler is not None else None          # (B, C)
         return finish(BaseModelOutputWithPooling(x, pooled, hidden_states, attentions,
                                                  None if attentions is None else ()), return_dict, self.config)
@@ -75,23 +82,6 @@ class BertPooler(nn.Module):
 
     def forward(self, hidden_states: Tensor) -> Tensor:
         return torch.tanh(self.dense(hidden_states[:, 0]))                    # (B, T, C) -> [CLS] (B, C) -> (B, C)
-
-
-def padding_mask(attention_mask: Tensor | None) -> Tensor | None:
-    """(B, T) 1 = token, 0 = padding → bool keep-mask (B, 1, 1, T), True = may attend (every query, every head).
-
-    None when there is no mask, and — where reading the mask back is allowed (`validates`: by default on CPU,
-    where it costs microseconds) — when nothing is padded: the attention kernels are fastest without a mask.
-    On CUDA the all-ones check would be a device sync, so by default the mask is kept (the same answer; the
-    fused kernel then runs the memory-efficient kernel rather than flash): pass attention_mask=None for a batch
-    without padding, or `with bert.validation.validation(True):` to have it checked.
-    """
-    if attention_mask is None:
-        return None
-    keep = attention_mask.bool()
-    if validates(keep) and bool(keep.all()):
-        return None
-    return keep[:, None, None, :]                                             # (B, T) -> (B, 1, 1, T)
 
 
 __all__ = ["BertModel", "BertPooler", "BertPreTrainedModel", "padding_mask"]

@@ -24,6 +24,7 @@ from .losses import choice_loss, sequence_classification_loss, span_loss, token_
 from .model import BertModel, BertPreTrainedModel
 from .outputs import (MultipleChoiceModelOutput, QuestionAnsweringOutput, SequenceClassifierOutput,
                       TokenClassifierOutput, finish)
+from .unpad import SPAN_READS_PADDING
 from .validation import check_choices, check_config, checked
 
 
@@ -104,6 +105,7 @@ class BertForQuestionAnswering(BertPreTrainedModel):
         check_config(config, BertConfig, span_model="BertForQuestionAnswering")
         self.config = config
         self.bert = BertModel(config, add_pooling_layer=False)
+        self.bert.unpadding.keep_padded(SPAN_READS_PADDING)                   # bert/unpad.py
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.init_weights(self.qa_outputs)
 

@@ -6,7 +6,7 @@ Shapes and dtypes (metadata) are checked on every call. *Values* (ids in range, 
 to the host — on CUDA a device sync each — so they are checked only where `validates(t)` allows, by one process-wide
 switch: `set_validation(None)` auto, the default (on for CPU tensors, off for CUDA ones), `True` always (e.g. to find
 a bad batch in a GPU run), `False` never; never while `torch.compile` traces; `with validation(mode):` for a block.
-It also decides the other data read of a forward: `bert.model.padding_mask` drops an all-ones mask where allowed.
+It also decides the other data read of a forward: `bert.unpad.padding_mask` drops an all-ones mask where allowed.
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ def set_validation(mode: bool | None) -> None:
     _mode = mode
 
 
-def get_validation() -> bool | None:
-    """The current mode: None (auto), True or False."""
+def get_validation() -> bool | None:  # the current mode: None (auto), True or False
     return _mode
 
 
@@ -156,14 +155,16 @@ def check_multi_head_arguments(hidden_size: int, num_heads: int, dropout: float,
     check_dropout(dropout)
 
 
-def check_multi_head_input(hidden_states: Tensor, attn_mask: Tensor | None, num_heads: int, head_dim: int) -> None:
-    """MultiHeadAttention's input: hidden_states (B, T, C = H·D); attn_mask bool, broadcastable to (B, H, T, T)."""
-    if hidden_states.dim() != 3 or hidden_states.shape[-1] != num_heads * head_dim:
-        raise ValueError(f"hidden_states must have shape (B, T, {num_heads * head_dim}), "
-                         f"got {tuple(hidden_states.shape)}")
+def check_multi_head_input(hidden_states: Tensor, attn_mask: Tensor | None, num_heads: int, head_dim: int,
+                           tokens=None) -> None:
+    """MultiHeadAttention's input: hidden_states (B, T, C = H·D), or (N, C) re-padded to (B, T=L, C) by `tokens`
+    (bert/unpad.py); attn_mask bool, broadcastable to (B, H, T, T)."""
+    shape = tuple(hidden_states.shape) if tokens is None else tokens.padded_shape(hidden_states)
+    if len(shape) != 3 or shape[-1] != num_heads * head_dim:
+        raise ValueError(f"hidden_states must have shape ({'B, T' if tokens is None else len(tokens.indices)}, "
+                         f"{num_heads * head_dim}), got {tuple(hidden_states.shape)}")
     if attn_mask is not None:
-        B, T, _ = hidden_states.shape
-        check_attention_mask(attn_mask, (B, num_heads, T, T))
+        check_attention_mask(attn_mask, (shape[0], num_heads, shape[1], shape[1]))
 
 
 def check_block_arguments(hidden_dropout: float, layer_norm_eps: float) -> None:
@@ -263,8 +264,7 @@ def check_inputs(config, input_ids: Tensor | None, attention_mask: Tensor | None
 
 
 @functools.lru_cache(maxsize=None)
-def warn_once(message: str) -> None:
-    """Log `message` as a warning once per process, on the logger "bert.model"; `warn_once.cache_clear()` re-arms."""
+def warn_once(message: str) -> None:  # once per process, on the logger "bert.model"; `warn_once.cache_clear()` re-arms
     logging.getLogger("bert.model").warning(message)
 
 

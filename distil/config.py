@@ -37,6 +37,7 @@ from typing import Any
 from bert.attention import IMPLEMENTATIONS
 from bert.config import INDEX, POSITIVE, PROBABILITY, SIZE, TRANSFORMERS_ATTENTION, BertConfig, JsonConfig, one_of
 from bert.layers import ACTIVATIONS
+from bert.unpad import MODES
 
 NO_RELATIVE_POSITIONS = ("DistilBERT's positions are absolute (learned, or sinusoidal with sinusoidal_pos_embds=True)"
                          "; relative position embeddings are out of scope")
@@ -65,6 +66,8 @@ class DistilBertConfig(JsonConfig):
     # --- ours (not in HF's config; transformers ignores unknown keys) ---
     attn_implementation: str = "auto"      # "auto" | "reference" | "tiled" | "fused" (bert/attention.py), or
                                            # transformers' "eager" (= "reference") | "sdpa" (= "fused")
+    unpad: str = "auto"                    # "auto": the encoder runs on the real tokens only when a batch has
+                                           # padding; "always" | "never" force either path (bert/unpad.py)
     architectures: list[str] | None = field(default=None, compare=False)  # written by save_pretrained
 
     model_type = "distilbert"  # class attribute, written to config.json for transformers' AutoConfig
@@ -75,7 +78,7 @@ class DistilBertConfig(JsonConfig):
              **dict.fromkeys(("dropout", "attention_dropout", "qa_dropout", "seq_classif_dropout"), PROBABILITY),
              "initializer_range": POSITIVE, "pad_token_id": INDEX,
              "activation": one_of(ACTIVATIONS),
-             "attn_implementation": one_of(IMPLEMENTATIONS + tuple(TRANSFORMERS_ATTENTION))}
+             "attn_implementation": one_of(IMPLEMENTATIONS + tuple(TRANSFORMERS_ATTENTION)), "unpad": one_of(MODES)}
     heads_fields = ("dim", "n_heads")
     legacy_keys = {"tie_weights_": "tie_word_embeddings"}   # distilbert-base-uncased's config.json has the old key
     # what from_pretrained compares with the weights before building (bert/safeguards.py)
@@ -131,7 +134,7 @@ class DistilBertConfig(JsonConfig):
                           max_position_embeddings=self.max_position_embeddings, type_vocab_size=1,
                           initializer_range=self.initializer_range, layer_norm_eps=LAYER_NORM_EPS,
                           pad_token_id=self.pad_token_id, num_labels=self.num_labels,
-                          attn_implementation=self.attn_implementation)
+                          attn_implementation=self.attn_implementation, unpad=self.unpad)
 
     @classmethod
     def from_bert_config(cls, config: BertConfig, n_layers: int | None = None, **overrides: Any) -> "DistilBertConfig":
@@ -145,7 +148,7 @@ class DistilBertConfig(JsonConfig):
                       hidden_dim=config.intermediate_size, dropout=config.hidden_dropout_prob,
                       attention_dropout=config.attention_probs_dropout_prob, activation=config.hidden_act,
                       initializer_range=config.initializer_range, pad_token_id=config.pad_token_id,
-                      num_labels=config.num_labels, attn_implementation=config.attn_implementation,
+                      num_labels=config.num_labels, attn_implementation=config.attn_implementation, unpad=config.unpad,
                       id2label=config.id2label, label2id=config.label2id, problem_type=config.problem_type)
         if "num_labels" in overrides and "id2label" not in overrides:
             del kwargs["id2label"], kwargs["label2id"]                # the teacher's names are for its own head

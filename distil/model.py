@@ -33,8 +33,8 @@ from torch import Tensor
 
 from bert.embeddings import BertEmbeddings
 from bert.layers import Encoder, block_arguments
-from bert.model import padding_mask
 from bert.outputs import ModelOutput, chosen, finish
+from bert.unpad import Unpadding
 from bert.validation import check_config
 
 from .checkpoint import DistilBertPreTrainedModel, from_hf_name, is_head_name, to_hf_name  # noqa: F401 (re-exported)
@@ -58,6 +58,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
                                          sinusoidal_positions=config.sinusoidal_pos_embds)
         bert_view = config.to_bert_config()
         self.transformer = Encoder(config.n_layers, **block_arguments(bert_view))
+        self.unpadding = Unpadding(config.unpad)                              # padded or unpadded: bert/unpad.py
         self.init_weights()
 
     def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
@@ -69,13 +70,14 @@ class DistilBertModel(DistilBertPreTrainedModel):
         or (1, T); token_type_ids: None or all 0 (`distil.validation.check_single_segment`). Returns
         last_hidden_state (B, T, C) and, when asked (here or by the config's output_hidden_states /
         output_attentions), hidden_states (L + 1 × (B, T, C)) and attentions (L × (B, H, T, T));
-        return_dict=False gives transformers' tuple (`bert.outputs.finish`)."""
+        return_dict=False gives transformers' tuple (`bert.outputs.finish`). A padded batch runs on its real tokens
+        only (config `unpad`, bert/unpad.py): the same numbers there, zeros at the padding positions."""
         check_distilbert_inputs(self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
         x = self.embeddings(input_ids, None, position_ids, inputs_embeds)    # (B, T) -> (B, T, C)
-        keep = padding_mask(attention_mask)                                   # (B, 1, 1, T) or None
         hidden = chosen(output_hidden_states, self.config, "output_hidden_states")   # the call's, or the config's
         attend = chosen(output_attentions, self.config, "output_attentions")
-        x, hidden_states, attentions = self.transformer(x, keep, hidden, attend)
+        x, hidden_states, attentions = self.unpadding(self.transformer, x, attention_mask, hidden, attend)
+        # ↑ padded with a mask, or on the real tokens only: gathered to (N, C), scattered back (bert/unpad.py)
         return finish(BaseModelOutput(x, hidden_states, attentions), return_dict, self.config)
 
 

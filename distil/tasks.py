@@ -28,6 +28,7 @@ from bert.losses import choice_loss, sequence_classification_loss, span_loss, to
 from bert.outputs import (MultipleChoiceModelOutput, QuestionAnsweringOutput, SequenceClassifierOutput,
                           TokenClassifierOutput, finish)
 from bert.tasks import flatten_choices, span_logits
+from bert.unpad import SPAN_READS_PADDING
 from bert.validation import check_config
 
 from .config import DistilBertConfig
@@ -112,6 +113,7 @@ class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
         check_config(config, DistilBertConfig, span_model="DistilBertForQuestionAnswering")
         self.config = config
         self.distilbert = DistilBertModel(config)
+        self.distilbert.unpadding.keep_padded(SPAN_READS_PADDING)             # bert/unpad.py
         self.dropout = nn.Dropout(config.qa_dropout)
         self.qa_outputs = nn.Linear(config.dim, 2)                           # W_qa, b_qa: start and end scores
         self.init_weights(self.qa_outputs)

@@ -110,7 +110,13 @@ def _install_attention(fn, p: Patcher) -> None:
 
 def _install_multi_head(fn, p: Patcher) -> None:
     from bert.attention import MultiHeadAttention
-    p.set(MultiHeadAttention, "forward", fn)
+    ours = MultiHeadAttention.forward
+
+    def forward(mha, hidden_states, attn_mask=None, output_attentions=False, tokens=None):
+        if tokens is not None:                  # the unpadded path (bert/unpad.py) is not the exercise: ours runs
+            return ours(mha, hidden_states, attn_mask, output_attentions, tokens)
+        return fn(mha, hidden_states, attn_mask, output_attentions)
+    p.set(MultiHeadAttention, "forward", forward)
 
 
 def _install_position(fn, p: Patcher) -> None:
@@ -122,9 +128,9 @@ def _install_post_ln(fn, p: Patcher) -> None:
     from bert.layers import EncoderBlock
     ours = EncoderBlock.forward
 
-    def forward(block, x, attn_mask=None, output_attentions=False):
-        if block.pre_layer_norm:                # the pre-LN option is not the exercise: ours runs
-            return ours(block, x, attn_mask, output_attentions)
+    def forward(block, x, attn_mask=None, output_attentions=False, tokens=None):
+        if block.pre_layer_norm or tokens is not None:  # pre-LN and the unpadded path are not the exercise: ours
+            return ours(block, x, attn_mask, output_attentions, tokens)
         return fn(block, x, attn_mask, output_attentions)
     p.set(EncoderBlock, "forward", forward)
 

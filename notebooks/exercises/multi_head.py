@@ -18,7 +18,7 @@ from bert.attention import scaled_dot_product_attention  # ours; after exercise 
 
 
 def multi_head_attention(mha, hidden_states: Tensor, attn_mask: Tensor | None = None,
-                         output_attentions: bool = False) -> tuple[Tensor, Tensor | None]:
+                         output_attentions: bool = False, tokens=None) -> tuple[Tensor, Tensor | None]:
     """Multi-head self-attention over hidden_states (B, T, C), C = H·D.
 
     `mha` holds what you need:
@@ -27,6 +27,8 @@ def multi_head_attention(mha, hidden_states: Tensor, attn_mask: Tensor | None = 
         mha.dropout (a float p), mha.training       attention dropout p only while training, else 0.0
     attn_mask: bool, True = may attend, broadcastable to (B, H, T, T) — e.g. a padding mask (B, 1, 1, T).
     Returns (output (B, T, C), weights (B, H, T, T) if output_attentions else None).
+    tokens: None in every check of this exercise (ours gets the real tokens' RaggedBatch there when a model runs a
+    padded batch unpadded, bert/unpad.py: not part of the exercise — you may leave it unused).
 
     步骤 / steps: project q, k, v → split heads (B, T, C) → (B, H, T, D) → attention per head (one call does all
     heads) → merge heads (B, H, T, D) → (B, T, C) → output projection.

@@ -18,8 +18,8 @@ from __future__ import annotations
 from torch import Tensor
 
 
-def encoder_block(block, x: Tensor, attn_mask: Tensor | None = None,
-                  output_attentions: bool = False) -> tuple[Tensor, Tensor | None]:
+def encoder_block(block, x: Tensor, attn_mask: Tensor | None = None, output_attentions: bool = False,
+                  tokens=None) -> tuple[Tensor, Tensor | None]:
     """One BERT layer on x (B, T, C). Returns (new x (B, T, C), attention weights or None).
 
     `block` holds the parts (already built, with their weights):
@@ -28,5 +28,7 @@ def encoder_block(block, x: Tensor, attn_mask: Tensor | None = None,
         block.attention_layer_norm, block.output_layer_norm                                   the two LayerNorms
         block.dropout                                                                         used after both sub-layers
     Return the weights that block.attention returned.
+    tokens: None in every check of this exercise (the unpadded path, bert/unpad.py, passes the real tokens' RaggedBatch
+    on to block.attention as its fourth argument — not part of the exercise; you may leave it unused).
     """
     raise NotImplementedError("练习 post_ln: 请实现 / write this function")

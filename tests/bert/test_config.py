@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import bert.config
 from bert.config import PRESETS, BertConfig, ConfigTypeError, count_parameters
 
-OURS_ONLY = {"attn_implementation", "pre_layer_norm", "architectures", "extra"}   # fields transformers lacks
+OURS_ONLY = {"attn_implementation", "pre_layer_norm", "unpad", "architectures", "extra"}  # fields transformers lacks
 HF_FIELDS = [f.name for f in dataclasses.fields(BertConfig) if f.name not in OURS_ONLY]
 ODD = dict(vocab_size=99, hidden_size=36, num_hidden_layers=3, num_attention_heads=4, intermediate_size=37,
            max_position_embeddings=23, type_vocab_size=3, hidden_act="gelu_new", hidden_dropout_prob=0.05,

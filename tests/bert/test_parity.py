@@ -150,7 +150,7 @@ def test_real_minilm_checkpoint_matches_transformers(hf_impl):
     path = gt.get_model_path()
     enc = transformers.BertTokenizerFast.from_pretrained(path)(SENTENCES, padding=True, return_tensors="pt")
     assert enc["attention_mask"].float().mean() < 1                          # the batch really has padding
-    ours = BertModel.from_pretrained(path, attn_implementation=OURS_FOR_HF[hf_impl]).eval()
+    ours = BertModel.from_pretrained(path, attn_implementation=OURS_FOR_HF[hf_impl], unpad="never").eval()
     hf = transformers.BertModel.from_pretrained(path, attn_implementation=hf_impl).eval()
     with torch.no_grad():
         a = ours(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])

@@ -11,9 +11,11 @@ B, T, V = 13, 7, 99  # batch, tokens, vocab — all different from each other an
 
 
 def tiny_config(**overrides) -> BertConfig:
-    """hidden 32, 4 heads (head dim 8), intermediate 37, 2 layers, 3 labels, max positions 19, 3 segment types."""
+    """hidden 32, 4 heads (head dim 8), intermediate 37, 2 layers, 3 labels, max positions 19, 3 segment types; the
+    padded path forced (unpad="never"), so tests compare every position, padding included, with transformers' —
+    tests/bert/test_unpad.py holds the unpadded path to it on the real tokens."""
     kw = dict(vocab_size=V, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-              max_position_embeddings=19, type_vocab_size=3, num_labels=3, initializer_range=0.2)
+              max_position_embeddings=19, type_vocab_size=3, num_labels=3, initializer_range=0.2, unpad="never")
     kw.update(overrides)
     return BertConfig(**kw)
 

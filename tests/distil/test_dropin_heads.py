@@ -26,7 +26,7 @@ N_CHOICES = 3
 
 def tiny(**overrides) -> DistilBertConfig:
     kw = dict(vocab_size=V, dim=32, n_heads=4, n_layers=3, hidden_dim=37, max_position_embeddings=19, num_labels=3,
-              initializer_range=0.2, attn_implementation="reference")
+              initializer_range=0.2, attn_implementation="reference", unpad="never")   # padded: every position
     kw.update(overrides)
     return DistilBertConfig(**kw)
 
@@ -136,7 +136,7 @@ def test_new_heads_match_transformers_on_a_real_sized_student(cls, student_dir, 
     back: transformers' save of it loads here with nothing new or unused."""
     num_labels = 2 if cls is DistilBertForQuestionAnswering else 5
     torch.manual_seed(0)
-    ours = cls.from_pretrained(student_dir, num_labels=num_labels)
+    ours = cls.from_pretrained(student_dir, num_labels=num_labels, unpad="never")   # padded: every position
     assert not ours.training and ours.loading_info["unused"] == []
     ours.save_pretrained(tmp_path / "ours")
     hf = getattr(transformers, cls.__name__).from_pretrained(tmp_path / "ours", attn_implementation="sdpa")

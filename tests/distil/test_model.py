@@ -31,7 +31,7 @@ FIELDS = {DistilBertModel: ("last_hidden_state",), DistilBertForMaskedLM: ("loss
 
 def tiny(**overrides) -> DistilBertConfig:
     kw = dict(vocab_size=V, dim=32, n_heads=4, n_layers=3, hidden_dim=37, max_position_embeddings=19, num_labels=3,
-              initializer_range=0.2)
+              initializer_range=0.2, unpad="never")              # the padded path: every position compared
     kw.update(overrides)
     return DistilBertConfig(**kw)
 
