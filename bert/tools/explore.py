@@ -137,7 +137,10 @@ def attention_data(model: nn.Module, tokenizer, text: str, pair: str | None = No
     H, D = blocks[0].num_heads, blocks[0].head_dim
 
     def heads(name: str) -> np.ndarray:                         # (L, H, T, D), real tokens only
-        x = torch.stack([c[name][0] for c in captured]).float().cpu().numpy()[:, keep]   # (L, T, C)
+        x = torch.stack([c[name] for c in captured]).float().cpu().numpy()
+        # (L, B, T, C) from the padded path; (L, N, C) from the unpadded one (bert/unpad.py), which holds the real
+        # tokens of our one text already, in order
+        x = x[:, 0][:, keep] if x.ndim == 4 else x                                        # (L, T, C)
         return x.reshape(x.shape[0], x.shape[1], H, D).transpose(0, 2, 1, 3).copy()
 
     q, k, v = heads("query"), heads("key"), heads("value")
