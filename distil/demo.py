@@ -55,22 +55,27 @@ from .demo_report import NAMES, accuracy_block, markdown, plot, standard_error  
 from .heads import DistilBertForMaskedLM
 from .train import distil
 
-# Each language's defaults (a command-line value wins). Chinese examples are full (People's Daily is running text,
-# ~125 characters an example at 128) and its vocabulary is 2.6 times larger, so a step costs more: 64 characters.
-LANGUAGES = {"en": {"out": "runs/demo", "corpus": ["stdlib"], "teacher_steps": 2600, "seq_len": 128,
-                    "vocab_size": 4096},
-             "zh": {"out": "runs/demo-zh", "corpus": ["peoples-daily"], "teacher_steps": 2000, "seq_len": 64,
-                    "vocab_size": 8192}}
+# Each language's defaults (a command-line value wins). A small Chinese BERT predicts little more than the most
+# frequent characters for its first ~100,000 examples (benchmarks/zh_pretraining.py): in the demo's time only a
+# 2-layer teacher (8 heads of 16, batches of 32 × 64 characters, 15% masking) gets past that; its student has 1 layer.
+LANGUAGES = {"en": {"out": "runs/demo", "corpus": ["stdlib"], "teacher_steps": 2600, "student_steps": 400,
+                    "seq_len": 128, "vocab_size": 4096, "batch_size": 32, "lr": 1e-3, "teacher_mask_prob": 0.4,
+                    "heads": 2, "layers": 4},
+             "zh": {"out": "runs/demo-zh", "corpus": ["peoples-daily"], "teacher_steps": 6000, "student_steps": 600,
+                    "seq_len": 64, "vocab_size": 8192, "batch_size": 32, "lr": 2e-3, "teacher_mask_prob": 0.15,
+                    "heads": 8, "layers": 2}}
 # Sentences of our own for the Chinese [MASK] guesses (one character hidden in each; not from the corpus).
 ZH_SENTENCES = [("今天上午，国务院召开全体会[MASK]。", "议"), ("我国经济保持平稳较快发[MASK]。", "展"),
                 ("代表团在北[MASK]举行了新闻发布会。", "京"), ("各地群众欢度春[MASK]佳节。", "节"),
                 ("农民的收入有了明显提[MASK]。", "高"), ("这家工厂去年的产[MASK]增长了一倍。", "量")]
 COMMANDS = {"en": "make demo", "zh": "make demo-zh"}
 MARKER = ".made-by-distil-demo"   # in --out: this folder is the demo's own, a rerun may replace what is in it
-TEACHER = {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 2, "intermediate_size": 512}
-# Seconds per optimizer step on a quiet 2-core CPU (2 threads, batch 32, seq-len 128, vocabulary 4,096): single-thread
-# CPU time / 1.5 (the 2-thread speed-up of the tiny preset); setup = corpus, vocabulary, tokenization, evaluations.
-QUIET_SECONDS = {"setup": 45.0, "teacher": 0.125, "student": 0.12, "student_without_teacher": 0.085}
+TEACHER = {"hidden_size": 128, "intermediate_size": 512}     # + the language's layers and heads
+# Seconds per optimizer step on a quiet 2-core CPU (2 threads) at each language's default batch: English, batch 32 ×
+# 128 tokens, 4,096 pieces (single-thread CPU time / 1.5, the 2-thread speed-up of the tiny preset); Chinese, batch
+# 32 × 64 characters, 5,761 tokens (one-thread pilot runs / 1.7). setup = corpus, vocabulary, tokenization, evaluations.
+QUIET_SECONDS = {"en": {"setup": 45.0, "teacher": 0.125, "student": 0.12, "student_without_teacher": 0.085},
+                 "zh": {"setup": 40.0, "teacher": 0.075, "student": 0.06, "student_without_teacher": 0.04}}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,17 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--data", default=None, help="a folder holding sst2/ (train.tsv, dev.tsv): also run the "
                                                  "sentiment experiment (skipped with a message when absent)")
     ap.add_argument("--corpus", nargs="+", default=None, help="pre-training corpus (default: stdlib; peoples-daily)")
-    ap.add_argument("--teacher-steps", type=POSITIVE_INT, default=None, help="teacher pre-training steps (2600; 2000)")
-    ap.add_argument("--teacher-mask-prob", type=number(float, 0, 1, low_open=True, high_open=True), default=0.4,
-                    help="share of tokens the teacher predicts in pre-training (0.4: with BERT's 0.15 a short run "
-                         "guesses the same frequent words for every [MASK]); every evaluation masks 15%%")
-    ap.add_argument("--student-steps", type=POSITIVE_INT, default=400,
-                    help="steps of the distilled student, and of the control (400)")
-    ap.add_argument("--batch-size", type=POSITIVE_INT, default=32, help="examples per step, every stage (32)")
-    ap.add_argument("--lr", type=number(float, 0, low_open=True), default=1e-3, help="peak learning rate (1e-3)")
+    ap.add_argument("--teacher-steps", type=POSITIVE_INT, default=None, help="teacher pre-training steps (2600; 8000)")
+    ap.add_argument("--teacher-mask-prob", type=number(float, 0, 1, low_open=True, high_open=True), default=None,
+                    help="share of tokens the teacher predicts in pre-training (0.4: with BERT's 0.15 a short English "
+                         "run guesses the same frequent words for every [MASK]; 0.15 in Chinese); every evaluation "
+                         "masks 15%%")
+    ap.add_argument("--student-steps", type=POSITIVE_INT, default=None,
+                    help="steps of the distilled student, and of the control (400; 800)")
+    ap.add_argument("--batch-size", type=POSITIVE_INT, default=None, help="examples per step, every stage (32; 16)")
+    ap.add_argument("--lr", type=number(float, 0, low_open=True), default=None, help="peak learning rate (1e-3; 2e-3)")
     ap.add_argument("--seq-len", type=number(int, 8), default=None, help="example length in tokens (128; 64)")
     ap.add_argument("--vocab-size", type=number(int, 8), default=None,
-                    help="WordPiece vocabulary size (4096; for Chinese 8192, the trained part of ~10,500 tokens)")
+                    help="WordPiece vocabulary size (4096; for Chinese 8192, the trained part of 5,761 tokens)")
     ap.add_argument("--eval-examples", type=POSITIVE_INT, default=1000, help="held-out examples scored (1000)")
     ap.add_argument("--fill-mask", type=COUNT, default=4, help="sentences for the [MASK] guesses (4)")
     ap.add_argument("--sst2-steps", type=POSITIVE_INT, default=300, help="steps of each SST-2 run with --data (300)")
@@ -110,21 +116,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def stage_minutes(args: argparse.Namespace, name: str) -> float:
     """The expected minutes of one stage on a quiet 2-core CPU: QUIET_SECONDS per step × steps, scaled by the
-    tokens of a batch (batch size × seq-len, against 32 × 128)."""
+    tokens of a batch (batch size × seq-len, against the language's default)."""
     steps = args.teacher_steps if name == "teacher" else args.student_steps
-    return QUIET_SECONDS[name] * steps * args.batch_size * args.seq_len / (32 * 128) / 60
+    default = LANGUAGES[args.lang]
+    scale = args.batch_size * args.seq_len / (default["batch_size"] * default["seq_len"])
+    return QUIET_SECONDS[args.lang][name] * steps * scale / 60
 
 
 def expected_minutes(args: argparse.Namespace) -> float:
     """The up-front estimate of the whole demo on a quiet 2-core CPU: set-up and the three stages."""
-    return QUIET_SECONDS["setup"] / 60 + sum(stage_minutes(args, name) for name in NAMES)
+    return QUIET_SECONDS[args.lang]["setup"] / 60 + sum(stage_minutes(args, name) for name in NAMES)
 
 
 def train_three(args: argparse.Namespace) -> dict[str, dict]:
     """The three training runs, each through its CLI (in-process); returns {name: {"dir", "steps", "minutes"}}."""
     dirs = {name: os.path.join(args.out, name) for name in NAMES}
     config = os.path.join(args.out, "teacher_config.json")
-    write_json(config, {**TEACHER, "max_position_embeddings": max(128, args.seq_len)})
+    write_json(config, {**TEACHER, "num_hidden_layers": LANGUAGES[args.lang]["layers"],
+                        "num_attention_heads": LANGUAGES[args.lang]["heads"],
+                        "max_position_embeddings": max(128, args.seq_len)})
     common = ["--corpus", *args.corpus, "--seq-len", str(args.seq_len), "--batch-size", str(args.batch_size),
               "--lr", str(args.lr), "--warmup", "0.02", "--dropout", "0", "--eval-examples", str(args.eval_examples),
               "--save-every", "0", "--overwrite"] + (["--no-progress"] if args.no_progress else [])
@@ -223,7 +233,7 @@ def demo(argv: list[str] | None = None) -> str:
     """Run the demo with `argv`; returns the report (and writes OUT/results.json, report.md, demo.png)."""
     args = build_parser().parse_args(argv)
     for name, value in LANGUAGES[args.lang].items():
-        if getattr(args, name) is None:
+        if getattr(args, name, None) is None:
             setattr(args, name, value)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise NotADirectoryError(f"--out {args.out!r} exists and is not a folder")

@@ -9,7 +9,7 @@ import os
 from bert.training import read_metrics
 from bert.training.metrics import figure, save_figure
 
-NAMES = {"teacher": "teacher (BERT, 4 layers)", "student": "student (DistilBERT, 2 layers), distilled",
+NAMES = {"teacher": "teacher (BERT)", "student": "student (DistilBERT, half the layers), distilled",
          "student_without_teacher": "control: the same student, MLM loss only"}
 
 
@@ -87,7 +87,7 @@ def markdown(r: dict, lang: str = "en") -> str:
         ms = f"{m['encoder_ms_per_batch']:.1f}" if "encoder_ms_per_batch" in m else "(as the student)"
         lines.append(f"| {label} | {m['layers']} | {m['parameters']:,} | {m['steps']} | {m['train_minutes']:.1f} | "
                      f"{ms} | {100 * m['mlm_acc']:.1f}% |")
-    lines += [f"| the student before training (teacher layers 0 and 3) | 2 | | 0 | | | "
+    lines += [f"| the student before training (the teacher's layers it starts from) | {r['student']['layers']} | | 0 | | | "
               f"{100 * r['student_before_training']['mlm_acc']:.1f}% |", ""]
     lines += [accuracy_block({k: (r[k]["mlm_acc"], r[k]["masked_tokens"]) for k in NAMES}, r["unigram_baseline"],
                              NAMES, CHINESE if lang == "zh" else ENGLISH), ""]

@@ -5,20 +5,21 @@ around every CJK character before WordPiece sees the text, so a hanzi is always 
 needs one entry per character and never a "##" piece of one (bert-base-chinese: 21,128 tokens). Latin letters and
 digits, full-width or not, still go through WordPiece ("１９９８" → "１９", "##９８").
 
-`train_chinese_vocab(texts)` builds such a vocabulary, deterministically, in four parts:
+`train_chinese_vocab(texts)` builds such a vocabulary, deterministically:
 
 1. `train_wordpiece_vocab` on the texts (vocab.py) with an alphabet large enough to keep *every* character of the
    corpus: the CJK characters come out as single tokens, and merges only join Latin letters and digits;
 2. printable ASCII and its full-width forms (U+FF01–U+FF5E), in the form the tokenizer produces (lower-cased), with
    a "##" piece of each letter and digit: text outside the corpus (reviews, MSRA NER) writes "2008" and "!" where
    People's Daily writes "２００８" and "！";
-3. every character of GB2312 (`gb2312_characters`: the 6,763 hanzi of simplified Chinese and its symbols), so a
-   common character the corpus happens to lack is a token with an untrained row, not [UNK];
-4. the 5,401 frequent hanzi of Big5 (`big5_frequent_characters`): traditional characters, which reviews use.
+3. with `common_hanzi=True`, also every character of GB2312 (`gb2312_characters`: the 6,763 hanzi of simplified
+   Chinese and its symbols) and the 5,401 frequent hanzi of Big5 (`big5_frequent_characters`, traditional), so a
+   common character the corpus lacks is a token with an untrained row rather than [UNK] — at the price of ~4,700
+   rows the corpus never trains, and an MLM decoder almost twice as large.
 
-On People's Daily (`--vocab-size 8192`, the training split) that is 10,479 tokens; the [UNK] rate is 0 on the
-held-out news, 0.003% on the MSRA NER test sentences and 0.014% on the review test split (an emoji or a rare
-character; docs/benchmarks.md, the zh-pretraining section).
+On People's Daily (`--vocab-size 8192`, the training split) parts 1–2 give 5,761 tokens, with an [UNK] rate of
+0.04% on the held-out news, 0.05% on the MSRA NER test sentences and 0.23% on the review test split (rare
+characters and emoji); with `common_hanzi`, 10,479 tokens and 0%, 0.003%, 0.014%.
 
 `unk_rate(tokenizer, texts)` measures how much of a text is still [UNK].
 """
@@ -105,17 +106,18 @@ def with_chinese(vocab: Mapping[str, int] | Sequence[str], characters: Sequence[
 
 
 def train_chinese_vocab(texts: Iterable[str], vocab_size: int = 8192, *, min_frequency: int = 2,
-                        output: str | os.PathLike | None = None) -> list[str]:
+                        common_hanzi: bool = False, output: str | os.PathLike | None = None) -> list[str]:
     """A vocabulary for Chinese text (module docstring): WordPiece trained on `texts` with every character of the
-    corpus kept (`vocab_size` bounds this trained part), then printable ASCII and its full-width forms, GB2312 and
-    Big5's frequent hanzi. Lower-cased, as bert-base-chinese. The same texts always give the same list; `output`: also written
+    corpus kept (`vocab_size` bounds this trained part), then printable ASCII and its full-width forms, and with
+    `common_hanzi` GB2312 and Big5's frequent hanzi. Lower-cased, as bert-base-chinese. The same texts always give the same list; `output`: also written
     there as vocab.txt (atomically)."""
     texts = list(texts)
     n_chars = len({c for t in texts for c in t})
     trained = train_wordpiece_vocab(texts=texts, vocab_size=vocab_size, min_frequency=min_frequency,
                                     limit_alphabet=n_chars)
     tokens = with_chinese(trained, ascii_and_full_width())
-    tokens = with_chinese(with_chinese(tokens), big5_frequent_characters())
+    if common_hanzi:
+        tokens = with_chinese(with_chinese(tokens), big5_frequent_characters())
     if output is not None:
         save_vocab(tokens, output)
     return tokens

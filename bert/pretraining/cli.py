@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "on the training documents and save it in --out")
     g.add_argument("--vocab-size", type=number(int, 8), default=8192,
                    help="size of a trained vocabulary (default 8192; for Chinese text, of its trained part: "
-                        "tokenization/chinese.py adds ASCII, full-width forms, GB2312 and frequent Big5 characters)")
+                        "tokenization/chinese.py adds printable ASCII and its full-width forms)")
     g.add_argument("--seq-len", type=number(int, 8), default=128, help="longest example in tokens, [CLS]/[SEP] included (128)")
     g.add_argument("--short-seq-prob", type=PROBABILITY, default=0.1, help="chance of a shorter target length (0.1)")
     g.add_argument("--mask-prob", type=number(float, 0, 1, low_open=True, high_open=True), default=0.15,

@@ -153,8 +153,8 @@ def test_demo_standard_error_and_unigram_baseline_by_hand():
                         "sqrt(p(1-p)/n)):")
     assert lines[2:6] == ["- unigram baseline: always guess 'the', the training text's most frequent token: "
                           "5.00% ± 1.09",                                 # sqrt(0.05 · 0.95 / 400) = 1.09%
-                          "- teacher (BERT, 4 layers): 20.00% ± 2.00",
-                          "- student (DistilBERT, 2 layers), distilled: 19.00% ± 1.96",
+                          "- teacher (BERT): 20.00% ± 2.00",
+                          "- student (DistilBERT, half the layers), distilled: 19.00% ± 1.96",
                           "- control: the same student, MLM loss only: 15.00% ± 1.79"]
     assert lines[7] == "How to read it:" and [line[:3] for line in lines[8:]] == ["1. ", "2. ", "3. "]
     assert "above 5.00%" in lines[8] and "(here 4.00 points)" in lines[9] and "accuracy (1.00 points behind)" in lines[10] and "(no teacher, +4.00)" in lines[10]
@@ -185,7 +185,7 @@ def _chinese_corpus(path):
 
 @pytest.mark.slow
 def test_the_chinese_demo_reads_chinese_and_writes_the_same_schema(tmp_path, capsys):
-    from distil.demo import NAMES, ZH_SENTENCES, build_parser, main
+    from distil.demo import LANGUAGES, NAMES, ZH_SENTENCES, build_parser, main
     out = tmp_path / "demo-zh"
     report = main(["--lang", "zh", "--corpus", _chinese_corpus(tmp_path / "zh.txt"), "--out", str(out), *SMALL_DEMO])
     assert capsys.readouterr().out.startswith("make demo-zh: teacher 12 steps")
@@ -196,6 +196,7 @@ def test_the_chinese_demo_reads_chinese_and_writes_the_same_schema(tmp_path, cap
     assert [ex["text"] for ex in first["fill_mask"]] == [t for t, _ in ZH_SENTENCES[:4]]
     assert all(len(ex["teacher"]) == 5 for ex in first["fill_mask"])
     tok = BertTokenizer.from_pretrained(out / "teacher")                     # the teacher with its tokenizer
-    assert tok.tokenize("中国") == ["中", "国"] and "ａ" in tok.get_vocab() and "##2" in tok.get_vocab()
+    assert tok.tokenize("经济") == ["经", "济"] and "ａ" in tok.get_vocab() and "##2" in tok.get_vocab()
     defaults = build_parser().parse_args(["--lang", "zh"])
-    assert defaults.out is None and defaults.teacher_mask_prob == 0.4              # filled in per language by demo()
+    assert defaults.out is None and defaults.teacher_mask_prob is None            # filled in per language by demo()
+    assert LANGUAGES["zh"]["out"] == "runs/demo-zh" and LANGUAGES["en"]["teacher_mask_prob"] == 0.4

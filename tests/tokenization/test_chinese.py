@@ -29,12 +29,14 @@ def test_every_character_of_the_corpus_is_a_token_and_no_cjk_character_is_a_piec
     assert list(vocab)[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def test_ascii_full_width_gb2312_and_big5_are_all_in(vocab_file):
+def test_ascii_and_full_width_are_in_and_common_hanzi_only_when_asked(vocab_file):
     vocab = load_vocab(vocab_file)
     assert {c.lower() for c in ascii_and_full_width()} <= set(vocab)
     assert "##2" in vocab and "##ｗ" in vocab                       # "2008", "ＷＴＯ" are not [UNK]
-    assert set(gb2312_characters()[-6763:]) <= set(vocab)
-    assert set(big5_frequent_characters()) <= set(vocab)
+    assert "鑫" not in vocab and len(vocab) < 400
+    common = train_chinese_vocab(TEXTS, vocab_size=200, common_hanzi=True)
+    assert common[:len(vocab)] == list(vocab)                       # the same ids, then the common hanzi
+    assert set(gb2312_characters()[-6763:]) <= set(common) and set(big5_frequent_characters()) <= set(common)
 
 
 def test_the_character_tables_have_their_documented_sizes():
@@ -49,7 +51,7 @@ def test_training_is_deterministic(vocab_file, tmp_path):
 def test_unk_rate_and_cjk_share(vocab_file):
     tok = BertTokenizer(vocab_file)
     assert unk_rate(tok, TEXTS) == 0.0
-    assert unk_rate(tok, ["中😀"]) == 0.5                          # the emoji is the one [UNK]
+    assert unk_rate(tok, ["中😀"]) == 0.5 and unk_rate(tok, ["中鑫"]) == 0.5                          # the emoji is the one [UNK]
     assert unk_rate(tok, []) == 0.0
     assert cjk_share(["中文 ab"]) == 0.5 and cjk_share([""]) == 0.0
 
