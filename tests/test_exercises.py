@@ -96,8 +96,8 @@ def mlm_loss(logits, labels):
     "masking": """
 from bert.pretraining.masking import IGNORE_INDEX, KEEP, MASK, RANDOM, MaskedExample, candidate_groups, num_to_predict
 
-def mask_tokens(ids, spec, rng):
-    groups = candidate_groups(ids, spec)
+def mask_tokens(ids, spec, rng, word_continues=None):
+    groups = candidate_groups(ids, spec, word_continues)
     n_predict = num_to_predict(sum(len(g) for g in groups), spec)
     rng.shuffle(groups)
     inputs, labels, chosen = list(ids), [IGNORE_INDEX] * len(ids), {}

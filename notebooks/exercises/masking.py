@@ -21,12 +21,15 @@ from bert.pretraining.masking import (IGNORE_INDEX, KEEP, MASK, RANDOM, MaskedEx
                                       candidate_groups, num_to_predict)
 
 
-def mask_tokens(ids: Sequence[int], spec: MaskingSpec, rng: random.Random) -> MaskedExample:
+def mask_tokens(ids: Sequence[int], spec: MaskingSpec, rng: random.Random,
+                word_continues: Sequence[bool] | None = None) -> MaskedExample:
     """Return MaskedExample(input_ids, labels, positions, actions) for the token ids `ids`.
 
     Use these helpers (they are not the exercise):
-        groups = candidate_groups(ids, spec)   positions that may be chosen, in groups (a group is one position, or
-                                               with spec.whole_word a whole word with its "##" pieces)
+        groups = candidate_groups(ids, spec, word_continues)
+                                               positions that may be chosen, in groups (a group is one position, or
+                                               with spec.whole_word a whole word with its "##" pieces — or, for
+                                               Chinese, its characters, as `word_continues` marks them)
         num_to_predict(n, spec)                how many positions to choose, n = number of candidate positions
     The exercise: shuffle the groups with `rng`, take groups until n_predict positions are chosen (skip a group
     that would overshoot), and for each chosen position draw r = rng.random() once:

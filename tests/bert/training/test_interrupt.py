@@ -33,6 +33,18 @@ from tests.bert.training.test_loop import Toy, ToyData
 REPO = Path(__file__).resolve().parents[3]
 
 
+@pytest.fixture(autouse=True)
+def signals_delivered():
+    """A test run started in the background by a script (`make test &`) inherits SIGINT ignored, and training keeps an
+    ignored signal ignored (bert/training/interrupt.py): these tests need SIGINT and SIGTERM to arrive."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for s, handler in before.items():
+        signal.signal(s, signal.SIG_DFL if handler is None else handler)
+
+
 def signal_at(trainer: Trainer, step: int, *signums: int) -> None:
     """Make `trainer` send itself `signums`, one after the other, in the first forward of step `step`."""
     inner, pending = trainer.compute_loss, list(signums)
