@@ -58,14 +58,15 @@ from .heads import DistilBertForMaskedLM
 from .train import distil
 
 # Each language's defaults (a command-line value wins). A small Chinese BERT predicts little more than the most
-# frequent characters for its first ~100,000 examples (benchmarks/zh_pretraining.py): in the demo's time only a
-# 2-layer teacher (8 heads of 16, batches of 32 × 64 characters, 15% masking, a 5% warm-up: with 2% it had not
-# left the plateau at 6,000 steps, 15.6%, and its 1-layer student overtook it) gets past that; its student has 1 layer.
+# frequent characters for its first ~110,000 examples at 15% masking, ~55,000 at 40% (benchmarks/zh_pretraining.py):
+# in the demo's time only a 2-layer teacher (8 heads of 16, batches of 32 × 64 characters, 40% masking, a 5% warm-up)
+# gets well past that; its student has 1 layer. (At 15% masking, 6,000 teacher steps — about the same time as 4,500
+# at 40% — reached 22.1%; with a 2% warm-up it had not left the plateau, and its student overtook it.)
 LANGUAGES = {"en": {"out": "runs/demo", "corpus": ["stdlib"], "teacher_steps": 2600, "student_steps": 400,
                     "seq_len": 128, "vocab_size": 4096, "batch_size": 32, "lr": 1e-3, "teacher_mask_prob": 0.4,
                     "heads": 2, "layers": 4, "warmup": 0.02},
-             "zh": {"out": "runs/demo-zh", "corpus": ["peoples-daily"], "teacher_steps": 6000, "student_steps": 600,
-                    "seq_len": 64, "vocab_size": 8192, "batch_size": 32, "lr": 2e-3, "teacher_mask_prob": 0.15,
+             "zh": {"out": "runs/demo-zh", "corpus": ["peoples-daily"], "teacher_steps": 4500, "student_steps": 600,
+                    "seq_len": 64, "vocab_size": 8192, "batch_size": 32, "lr": 2e-3, "teacher_mask_prob": 0.4,
                     "heads": 8, "layers": 2, "warmup": 0.05}}
 # Sentences of our own for the Chinese [MASK] guesses (one character hidden in each; not from the corpus).
 ZH_SENTENCES = [("今天上午，国务院召开全体会[MASK]。", "议"), ("我国经济保持平稳较快发[MASK]。", "展"),
@@ -77,9 +78,10 @@ TEACHER = {"hidden_size": 128, "intermediate_size": 512}     # + the language's 
 # Seconds per optimizer step on a quiet 2-core CPU (2 threads) at each language's default batch: English, batch 32 ×
 # 128 tokens, 4,096 pieces (single-thread CPU time / 1.5, the 2-thread speed-up of the tiny preset); Chinese, batch
 # 32 × 64 characters, 5,761 tokens (one-thread pilot runs on a loaded machine divided by an assumed 2-thread speed-up
-# of 1.7: an estimate, not yet measured on a quiet machine). setup = corpus, vocabulary, tokenization, evaluations.
+# of 1.7: an estimate, not yet measured on a quiet machine; the teacher's steps at 40% masking cost ~1.38 times those
+# at 15%, measured interleaved). setup = corpus, vocabulary, tokenization, evaluations.
 QUIET_SECONDS = {"en": {"setup": 45.0, "teacher": 0.125, "student": 0.12, "student_without_teacher": 0.085},
-                 "zh": {"setup": 40.0, "teacher": 0.075, "student": 0.06, "student_without_teacher": 0.04}}
+                 "zh": {"setup": 40.0, "teacher": 0.104, "student": 0.06, "student_without_teacher": 0.04}}
 
 
 def build_parser() -> argparse.ArgumentParser:
