@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from bert.chinese_tasks import check_text, entities, tag_characters
+from bert.ner import check_tag
 from bert.tools.fill_mask import text_parser
 from bert.training.evaluate import model_inputs
 from bert.training.runs import run_cli
@@ -105,6 +106,8 @@ def tag(model: nn.Module, tokenizer, text: str, labels: Sequence[str] | None = N
     model's positions), every character tagged (`bert.chinese_tasks.tag_characters`)."""
     check_text(text)
     names = label_names(model, labels)
+    for name in names:                           # config.json's defaults LABEL_0 … name no tag: labels.json does
+        check_tag(name, "labels (the tagger's classes; python -m bert.finetune writes them to labels.json): ")
     device = next(model.parameters()).device
     tags = tag_characters(model, tokenizer, text, names, max_length, device=device)
     return {"entities": entities(text, tags), "tags": tags}
