@@ -41,9 +41,9 @@ def test_the_section_shows_the_table_and_what_was_tried_when_a_floor_fails():
 
 def test_timing_batches_are_full_length():
     data = SimpleNamespace(ids=[[2] + list(range(5, 5 + n)) + [3] for n in (50, 90, 120, 30)] * 40)
-    batches = full_length_batches(data, QUICK, pad_id=0, cls_id=2, sep_id=3)
+    batches = full_length_batches(data, QUICK, 128, pad_id=0, cls_id=2, sep_id=3)
     assert batches and all(b["input_ids"].shape == (32, 128) for b in batches)
     assert (batches[0]["input_ids"][:, 0] == 2).all() and (batches[0]["input_ids"][:, -1] == 3).all()
     assert batches[0]["attention_mask"].all()
     with pytest.raises(ValueError, match="too short"):
-        full_length_batches(SimpleNamespace(ids=[[2, 5, 3]]), QUICK, 0, 2, 3)
+        full_length_batches(SimpleNamespace(ids=[[2, 5, 3]]), QUICK, 128, 0, 2, 3)
