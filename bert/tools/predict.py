@@ -17,8 +17,8 @@ model's window is cut into overlapping windows and each character is tagged wher
 At the edges: an empty text (or only spaces) is a ValueError; so is a text of which the classifier knows no
 character (only emoji: every token [UNK]) — there is nothing to judge. A text without Chinese characters (only
 Latin letters) gets an answer, and the result says so (`chinese` = 0.0, and the CLI prints a note: a model trained
-on Chinese reviews is guessing there). A classifier reads the first max_length − 2 tokens (default 128: the
-fine-tuning length) and says how many it cut (`truncated`); full-width and half-width punctuation are both in the
+on Chinese reviews is guessing there). A classifier reads the first max_length − 2 tokens (default 256: the
+fine-tuning length of zh-sentiment) and says how many it cut (`truncated`); full-width and half-width punctuation are both in the
 vocabulary and read as they are.
 """
 
@@ -41,7 +41,7 @@ from bert.training.runs import run_cli
 from tokenization import BertTokenizer
 from tokenization.chinese import cjk_share
 
-DEFAULT_LENGTH = 128        # bert.finetune's --max-length of the Chinese tasks
+DEFAULT_LENGTH = 256        # a classifier's default: bert.finetune's --max-length of zh-sentiment
 # config.json's architecture -> (module, class); looked up by name at run time: `bert` never imports `distil`
 CLASSES = {"BertForSequenceClassification": ("bert", "BertForSequenceClassification"),
            "BertForTokenClassification": ("bert", "BertForTokenClassification"),
