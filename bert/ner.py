@@ -239,16 +239,17 @@ class TokenClassificationData:
 
 
 def conll_data(train: str, others: dict[str, str | None], tokenizer, max_length: int = 128,
-               limit: int | None = None) -> tuple[TokenClassificationData, dict[str, TokenClassificationData]]:
+               limit: int | None = None, eval_limit: int | None = None
+               ) -> tuple[TokenClassificationData, dict[str, TokenClassificationData]]:
     """The training file's data over its own tags (`label_list`), and each other file given ({"dev": path, …}) over
     the same tags; a tag the training file lacks is a ValueError naming both files (a model trained on the
-    training tags could never predict it). `limit`: sentences of the training file."""
+    training tags could never predict it). `limit`: sentences of the training file; `eval_limit`: of each other."""
     table = read_conll(train, limit)
     tags = label_list(table.tags)
     sets = {}
     for name, path in others.items():
         if path:
-            other = read_conll(path)
+            other = read_conll(path, eval_limit)
             unknown = sorted({t for s in other.tags for t in s} - set(tags))
             if unknown:
                 raise ValueError(f"the {name} file {path!r} has tags {unknown} that the training file {train!r} "

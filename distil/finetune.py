@@ -14,7 +14,7 @@ import sys
 from torch import nn
 
 from bert.config import read_config_json
-from bert.finetune import build_parser, load_classifier, run
+from bert.finetune import TAGGING_TASKS, build_parser, load_classifier, run
 from bert.training.runs import run_cli
 
 from .tasks import DistilBertForSequenceClassification, DistilBertForTokenClassification
@@ -22,15 +22,15 @@ from .tasks import DistilBertForSequenceClassification, DistilBertForTokenClassi
 
 def load_any_classifier(path: str, num_labels: int | None, task: str = "classification",
                         ignore_mismatched_sizes: bool = False) -> nn.Module:
-    """A sequence classifier (task "ner": a token classifier) from a BERT or DistilBERT `from_pretrained` directory,
-    by config.json's model_type."""
+    """A sequence classifier (task "ner" or "zh-ner": a token classifier) from a BERT or DistilBERT
+    `from_pretrained` directory, by config.json's model_type."""
     config_file = os.path.join(path, "config.json")
     if not os.path.isfile(config_file):
         raise OSError(f"no config.json in {path!r}")
     model_type = read_config_json(config_file).get("model_type", "bert")
     if model_type == "distilbert":
         overrides = {} if num_labels is None else {"num_labels": num_labels}
-        cls = DistilBertForTokenClassification if task == "ner" else DistilBertForSequenceClassification
+        cls = DistilBertForTokenClassification if task in TAGGING_TASKS else DistilBertForSequenceClassification
         return cls.from_pretrained(path, ignore_mismatched_sizes=ignore_mismatched_sizes, **overrides)
     if model_type == "bert":
         return load_classifier(path, num_labels, task, ignore_mismatched_sizes)

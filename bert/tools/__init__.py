@@ -2,6 +2,8 @@
 
     fill_mask.py fill in the blank: the top-k tokens at each [MASK], shaped as transformers' fill-mask pipeline;
                  `top_k`, the short form the demos print; the CLI `python -m bert.tools.fill_mask --model DIR TEXT`
+    predict.py   predict one text: a fine-tuned classifier's label and probability, or a tagger's entities
+                 (character offsets, any length); the CLI `python -m bert.tools.predict --model DIR TEXT`
     timing.py    measuring code on a noisy machine: interleaved timing, medians, per-round ratios, peak memory
     fonts.py     Chinese labels in matplotlib figures (a CJK font from a PyPI package)
     articles.py  the articles' own code, read at run time and made runnable here and on transformers

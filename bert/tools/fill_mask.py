@@ -175,14 +175,20 @@ def report(text: str, result: list, mask: str) -> list[str]:
     return lines
 
 
+def text_parser(module: str, description: str, example: str, texts_help: str,
+                model_help: str) -> argparse.ArgumentParser:
+    """The parser of a `python -m bert.tools.MODULE --model DIR TEXT…` tool (fill_mask, predict)."""
+    parser = argparse.ArgumentParser(prog=f"python -m bert.tools.{module}", description=description,
+                                     epilog=f'example: python -m bert.tools.{module} --model {example}')
+    parser.add_argument("texts", nargs="+", metavar="TEXT", help=texts_help)
+    parser.add_argument("--model", required=True, metavar="DIR", help=model_help)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bert.tools.fill_mask",
-        description="Fill in the blank: the model's top-k tokens, with their probabilities, at each [MASK].",
-        epilog='example: python -m bert.tools.fill_mask --model runs/zh-bert "中国的首都是[MASK]京。"')
-    parser.add_argument("texts", nargs="+", metavar="TEXT", help="a text with one or several [MASK]")
-    parser.add_argument("--model", required=True, metavar="DIR",
-                        help="a folder with config.json, model.safetensors and vocab.txt (BERT or DistilBERT)")
+    parser = text_parser("fill_mask", "Fill in the blank: the model's top-k tokens, with their probabilities, at "
+                         "each [MASK].", 'runs/zh-bert "中国的首都是[MASK]京。"', "a text with one or several [MASK]",
+                         "a folder with config.json, model.safetensors and vocab.txt (BERT or DistilBERT)")
     parser.add_argument("--top-k", type=int, default=5, metavar="K",
                         help="how many tokens to show per [MASK] (default 5)")
     return parser
