@@ -79,13 +79,25 @@ def flat(rows: Sequence[Sequence[int]]) -> tuple[Tensor, Tensor]:
     return torch.tensor([i for r in rows for i in r], dtype=torch.long), offsets
 
 
+@torch.no_grad()
+def logistic_gradient(model: LogisticRegression, rows: Sequence[Sequence[int]], y: Tensor) -> tuple[Tensor, Tensor]:
+    """(∂L/∂W sparse (F, K), ∂L/∂b (K,)) of the mean cross-entropy L = −(1/B) Σ log softmax(z)_y over B rows:
+    ∂L/∂z = (softmax(z) − onehot(y)) / B (Bishop 2006 §4.3.4), ∂L/∂b = Σ_rows ∂L/∂z, and ∂L/∂W[f] = the sum of
+    ∂L/∂z over the rows that hold feature f (z = Σ_f W[f] + b) — only the batch's features' rows are non-zero."""
+    ids, offsets = flat(rows)
+    dz = model(ids, offsets).softmax(-1)                                   # softmax(z)      (B, K)
+    dz[torch.arange(len(rows)), y] -= 1                                    # − onehot(y)
+    dz /= len(rows)                                                        # the mean over the batch
+    row_of_id = torch.repeat_interleave(torch.arange(len(rows)), torch.tensor([len(r) for r in rows]))
+    grad_w = torch.sparse_coo_tensor(ids[None], dz[row_of_id], model.weight.weight.shape, check_invariants=True)
+    return grad_w, dz.sum(0)
+
+
 def train_logistic(rows: Sequence[Sequence[int]], labels: Sequence[int], num_features: int, num_classes: int,
                    epochs: int = 5, lr: float = 0.05, batch_size: int = 256, seed: int = 0) -> LogisticRegression:
     """Minimise the mean cross-entropy L = −log softmax(W·x + b)_y with Adam (Kingma & Ba 2015) over shuffled batches.
-    The gradient is the logistic-regression formula itself, no autograd: ∂L/∂z = (softmax(z) − onehot(y)) / B for a
-    batch of B rows, so ∂L/∂b = Σ_rows ∂L/∂z and ∂L/∂W[f] = Σ of ∂L/∂z over the rows that have feature f — a sparse
-    gradient (only the batch's features' rows), updated by SparseAdam. (Backward passes are the training loop's:
-    bert/training/loop.py.)"""
+    The gradient is `logistic_gradient` (the formula, no autograd: backward passes are the training loop's,
+    bert/training/loop.py); W's is sparse, updated by SparseAdam."""
     if len(rows) != len(labels) or not rows:
         raise ValueError(f"rows and labels: expected equal, non-zero lengths, got {len(rows)} and {len(labels)}")
     torch.manual_seed(seed)
@@ -96,15 +108,7 @@ def train_logistic(rows: Sequence[Sequence[int]], labels: Sequence[int], num_fea
     for _ in range(epochs):
         for batch in torch.randperm(len(rows), generator=gen).split(batch_size):
             chosen = [rows[i] for i in batch.tolist()]
-            ids, offsets = flat(chosen)
-            with torch.no_grad():
-                dz = model(ids, offsets).softmax(-1)                           # softmax(z)      (B, K)
-                dz[torch.arange(len(batch)), y[batch]] -= 1                     # − onehot(y)
-                dz /= len(batch)                                                # mean over the batch
-                row_of_id = torch.repeat_interleave(torch.arange(len(chosen)), torch.tensor([len(r) for r in chosen]))
-                model.weight.weight.grad = torch.sparse_coo_tensor(ids[None], dz[row_of_id], model.weight.weight.shape,
-                                                                    check_invariants=True)
-                model.bias.grad = dz.sum(0)
+            model.weight.weight.grad, model.bias.grad = logistic_gradient(model, chosen, y[batch])
             for opt in opts:
                 opt.step()
     return model.eval()

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from bert.bag_of_chars import (BagOfCharsClassifier, BagOfCharsTagger, FeatureVocab, LogisticRegression, char_ngrams,
-                               flat, scores, train_logistic, window_features)
+                               flat, logistic_gradient, scores, train_logistic, window_features)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -70,3 +70,21 @@ def test_the_tagger_learns_names_from_their_context():
     assert tagger.labels == ["B-LOC", "B-PER", "I-LOC", "I-PER", "O"]
     assert tagger.predict([list("张三去上海了")]) == [["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O"]]
     assert tagger.predict([]) == []
+
+
+def test_logistic_gradient_is_autograds_gradient_of_the_mean_cross_entropy():
+    """The formula (softmax(z) − onehot(y)) / B, summed into W's rows of each row's features (a feature twice in a row
+    counts twice), against torch's own gradient of F.cross_entropy on a dense copy of the same model."""
+    torch.manual_seed(0)
+    model = LogisticRegression(6, 3)
+    torch.nn.init.normal_(model.weight.weight)
+    torch.nn.init.normal_(model.bias)
+    rows, y = [[0, 2], [2, 2, 5], [], [1]], torch.tensor([2, 0, 1, 1])
+    grad_w, grad_b = logistic_gradient(model, rows, y)
+    w = model.weight.weight.detach().clone().requires_grad_(True)
+    b = model.bias.detach().clone().requires_grad_(True)
+    z = torch.stack([w[r].sum(0) if r else torch.zeros(3) for r in rows]) + b
+    ref_w, ref_b = torch.autograd.grad(torch.nn.functional.cross_entropy(z, y), (w, b))
+    torch.testing.assert_close(grad_w.to_dense(), ref_w)
+    torch.testing.assert_close(grad_b, ref_b)
+    assert grad_w.to_dense()[[3, 4]].abs().sum() == 0            # features in no row: no gradient
