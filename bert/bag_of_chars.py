@@ -11,8 +11,9 @@ class, and the class scores are sums of weights —
 
 - sentiment (`BagOfCharsClassifier`): the text's character unigrams and bigrams (`char_ngrams`);
 - NER (`BagOfCharsTagger`): each character classified on its own from the unigrams and bigrams of a window of
-  ±`width` characters around it, each tagged with its offset (`window_features`); tags are then read as
-  conlleval reads them (`bert.ner.entity_spans`), so a stray I- opens an entity.
+  ±`width` characters around it, each tagged with its offset (`window_features`); tags are read from the
+  per-character probabilities as the networks' are (`bert.ner.decode_tags`: arg-max, or the best valid BIO
+  sequence), and entities as conlleval reads them (`bert.ner.entity_spans`).
 
 Features seen fewer than `min_count` times in training are dropped (`FeatureVocab`); training is seeded and the
 batches follow a seeded generator, so a rerun gives the same weights.
@@ -25,6 +26,8 @@ from collections.abc import Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
+
+from .ner import decode_tags
 
 PAD_LEFT, PAD_RIGHT = "<s>", "</s>"          # what lies beyond a sentence's ends in a window
 
@@ -164,11 +167,13 @@ class BagOfCharsTagger:
                                     self.seed)
         return self
 
-    def predict(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        best = scores(self.model, [self.vocab.encode(f) for f in self.rows(sentences)]).argmax(-1).tolist()
+    def predict(self, sentences: Sequence[Sequence[str]], decode: str = "argmax") -> list[list[str]]:
+        """Each sentence's tags from log p = log_softmax(W·x + b) of each character, read as `bert.ner.decode_tags`
+        reads a network's: "argmax" per character, or "bio" (the most probable valid BIO sequence)."""
+        log_probs = scores(self.model, [self.vocab.encode(f) for f in self.rows(sentences)]).log_softmax(-1)
         out, k = [], 0
         for s in sentences:
-            out.append([self.labels[j] for j in best[k:k + len(s)]])
+            out.append(decode_tags(log_probs[k:k + len(s)], self.labels, decode))
             k += len(s)
         return out
 

@@ -17,8 +17,10 @@ finds a package's files without importing the package).
   test (MSRA's own split); dev is a fixed tenth of train, chosen by the hash of the sentence. Characters are the
   tokens: BERT-Chinese gives every hanzi a token of its own, so no sub-token alignment is needed.
 - **Long text** (`character_windows`, `tag_characters`): MSRA sentences are ≤ 100 characters, a user's text may
-  be longer than the model's positions. It is cut into overlapping windows, and each character takes its tag from
-  the window in which it sits nearest the middle (the most context on both sides): every character is scored.
+  be longer than the model's positions. It is cut into overlapping windows, and each character takes its tag
+  probabilities from the window in which it sits nearest the middle (the most context on both sides): every
+  character is scored. The text is then read whole: by default the most probable tag sequence that BIO allows
+  (`bert.ner.decode_tags`, bert/viterbi.py), so no entity starts with a stray I-.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ import hashlib
 import os
 from collections.abc import Sequence
 
+import torch
+
 from .classification import SENTIMENT_NAMES, ClassificationData, LabelledText
-from .ner import (OUTSIDE, TaggedSentences, TokenClassificationData, check_tag, entity_spans, evaluate_tagger,
-                  label_list, predict_tags)
+from .ner import (DECODINGS, OUTSIDE, TaggedSentences, TokenClassificationData, check_tag, decode_tags, entity_spans,
+                  evaluate_tagger, label_list, word_log_probs)
 from .pretraining.chinese import package_data_file
 
 SENTIMENT_LABELS = SENTIMENT_NAMES                     # class 0 "negative", class 1 "positive"
@@ -166,9 +170,11 @@ def read_msra(path: str | os.PathLike | None = None, train_sentences: int = MSRA
 
 
 def chinese_task_data(task: str, tokenizer, max_length: int = 128, train_limit: int | None = None,
-                      eval_limit: int | None = None) -> tuple[object, dict[str, object], int, object, list | None]:
+                      eval_limit: int | None = None,
+                      decode: str = "bio") -> tuple[object, dict[str, object], int, object, list | None]:
     """`bert.finetune.task_data` for a Chinese task: (training data, {"dev", "test"}, number of labels, scorer, tag
-    names or None). `train_limit` / `eval_limit`: only the first N sentences of train / of dev and test."""
+    names or None). `train_limit` / `eval_limit`: only the first N sentences of train / of dev and test. `decode`:
+    how the NER scorer reads tags (`bert.ner.decode_tags`; "bio" by default, as `tag_characters` does)."""
     from .classification import evaluate_classifier
 
     if task == "zh-sentiment":
@@ -181,7 +187,10 @@ def chinese_task_data(task: str, tokenizer, max_length: int = 128, train_limit: 
         tags = label_list(parts["train"].tags)
         data = {name: TokenClassificationData(first(part, train_limit if name == "train" else eval_limit), tokenizer,
                                               tags, max_length) for name, part in parts.items()}
-        return data["train"], {"dev": data["dev"], "test": data["test"]}, len(tags), evaluate_tagger, tags
+        if decode not in DECODINGS:
+            raise ValueError(f"decode: expected one of {DECODINGS}, got {decode!r}")
+        return (data["train"], {"dev": data["dev"], "test": data["test"]}, len(tags),
+                functools.partial(evaluate_tagger, decode=decode), tags)
     raise ValueError(f"task: expected 'zh-sentiment' or 'zh-ner', got {task!r}")
 
 
@@ -229,11 +238,15 @@ def best_window(i: int, windows: Sequence[tuple[int, int]]) -> int:
 
 
 def tag_characters(model, tokenizer, text: str, labels: Sequence[str], max_length: int | None = None,
-                   device: str = "cpu") -> list[str]:
+                   device: str = "cpu", decode: str = "bio") -> list[str]:
     """One tag per character of `text` from a token classifier, however long the text: windows of
     max_length − 2 characters ([CLS] and [SEP] take two positions; default the model's max_position_embeddings),
-    every character taking the tag of its `best_window`. A space is a character too (it gets [UNK] and a tag)."""
+    every character taking its log-probabilities from its `best_window`; then the whole text is decoded at once
+    (`bert.ner.decode_tags`: "bio", the default, the most probable valid BIO sequence; "argmax" each character's
+    most probable tag). A space is a character too (it gets [UNK] and a tag)."""
     check_text(text)
+    if decode not in DECODINGS:
+        raise ValueError(f"decode: expected one of {DECODINGS}, got {decode!r}")
     most = model.config.max_position_embeddings
     length = most if max_length is None else max_length
     if not isinstance(length, int) or not 3 <= length <= most:
@@ -243,8 +256,10 @@ def tag_characters(model, tokenizer, text: str, labels: Sequence[str], max_lengt
     table = TaggedSentences([chars[s:e] for s, e in windows], [[OUTSIDE] * (e - s) for s, e in windows])
     data = TokenClassificationData(table, tokenizer, [OUTSIDE], length)
     data.labels = list(labels)                            # the model's tags (the table itself is all 'O')
-    window_tags = predict_tags(model, data, device=device)
-    return [window_tags[k][i - windows[k][0]] for i, k in ((i, best_window(i, windows)) for i in range(len(chars)))]
+    window_log_probs = word_log_probs(model, data, device=device)          # (window length, K) each
+    per_char = torch.stack([window_log_probs[k][i - windows[k][0]]
+                            for i, k in ((i, best_window(i, windows)) for i in range(len(chars)))])
+    return decode_tags(per_char, labels, decode)
 
 
 def entities(text: str, tags: Sequence[str]) -> list[dict]:

@@ -32,6 +32,7 @@ This file holds only what is fine-tuning's own: the TSV reader, the data in the 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import sys
@@ -46,7 +47,7 @@ from tokenization.files import write_json
 from .classification import (SENTIMENT_NAMES, ClassificationData, LabelledText, classification_metrics,  # noqa: F401
                              encode, evaluate_classifier, predict, read_tsv)
 from .config import read_config_json
-from .ner import TokenClassificationData, conll_data, evaluate_tagger
+from .ner import DECODINGS, TokenClassificationData, conll_data, evaluate_tagger
 from .training import ShardedBatches, Trainer, TrainingArguments, model_loss
 from .training.distributed import DistributedContext
 from .training.loop import ComputeLoss
@@ -101,6 +102,10 @@ def build_parser(prog: str = "python -m bert.finetune") -> argparse.ArgumentPars
     ap.add_argument("--max-length", type=number(int, 3),
                     help="truncate sentences to this many tokens (default 64; 128 with --task ner and zh-ner, 256 "
                          "with zh-sentiment; at most the model's max_position_embeddings)")
+    ap.add_argument("--decode", choices=DECODINGS,
+                    help="tagging tasks: how tags are read from the per-word probabilities — argmax (each word its "
+                         "most probable tag, as transformers' pipeline; the default for ner) or bio (the most "
+                         "probable valid BIO sequence, bert/viterbi.py; the default for zh-ner)")
     ap.add_argument("--eval-every", type=COUNT, default=0, help="score the dev set every N steps (default: at the end)")
     ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     ap.add_argument("--threads", type=POSITIVE_INT, help="torch CPU threads (default: torch's choice)")
@@ -138,14 +143,16 @@ def task_data(args: argparse.Namespace, tokenizer) -> tuple[object, dict[str, ob
     length = max_length(args)
     if args.task in CHINESE_TASKS:
         from .chinese_tasks import chinese_task_data
-        return chinese_task_data(args.task, tokenizer, length, args.train_limit, args.eval_limit)
+        return chinese_task_data(args.task, tokenizer, length, args.train_limit, args.eval_limit,
+                                 decode=args.decode or "bio")
     if args.task == "ner":
         train, sets = conll_data(args.train, {"dev": args.dev, "test": args.test}, tokenizer, length, args.train_limit,
                                  args.eval_limit)
         if args.num_labels not in (None, len(train.labels)):
             raise ValueError(f"--num-labels: {args.train!r} has {len(train.labels)} tags {train.labels}, got "
                              f"{args.num_labels}")
-        return train, sets, len(train.labels), evaluate_tagger, train.labels
+        return train, sets, len(train.labels), functools.partial(evaluate_tagger, decode=args.decode or "argmax"), \
+            train.labels
     train = ClassificationData.from_tsv(args.train, tokenizer, length, args.train_limit, args.num_labels)
     sets = {name: ClassificationData.from_tsv(path, tokenizer, length, args.eval_limit, args.num_labels)
             for name, path in (("dev", args.dev), ("test", args.test)) if path}
@@ -156,6 +163,8 @@ def task_data(args: argparse.Namespace, tokenizer) -> tuple[object, dict[str, ob
 def check_task_args(args: argparse.Namespace) -> None:
     """The data and model options the task needs, in place: the Chinese tasks read their own data (no --train, --dev,
     --test) and default --model to runs/zh-bert; the others need --model and --train (ValueError naming them)."""
+    if args.decode and args.task not in TAGGING_TASKS:
+        raise ValueError(f"--decode: reads tags, for --task {' or '.join(TAGGING_TASKS)}; got --task {args.task}")
     if args.task in CHINESE_TASKS:
         given = [f"--{k}" for k in ("train", "dev", "test") if getattr(args, k)]
         if given:

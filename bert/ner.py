@@ -8,10 +8,12 @@ What is NER's own lives here; the CLI, the loop and saving are bert/finetune.py'
   between sentences) → words and tags per sentence;
 - `align_labels`: the tags of words → labels of word pieces. BERT tags the *first* piece of each word and ignores
   the rest (−100), as Devlin et al. 2019 §5.3 do ("we use the representation of the first sub-token as the input to
-  the token-level classifier"); `word_tags` takes predictions back from pieces to words;
+  the token-level classifier"); `word_log_probs` reads the predictions back at those first pieces;
 - `entity_spans` / `entity_scores`: entity-level precision, recall and F1 with exact span match — the CoNLL
   shared task's definition (Tjong Kim Sang & De Meulder 2003 §4; its `conlleval` script);
-- `TokenClassificationData` (the data in the shape the training loop reads) and `evaluate_tagger`.
+- `TokenClassificationData` (the data in the shape the training loop reads), `predict_tags` and `evaluate_tagger`:
+  each word its most probable tag (`decode="argmax"`, as transformers' pipeline), or the most probable tag sequence
+  that BIO allows (`decode="bio"`, bert/viterbi.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from torch import Tensor, nn
 
 from .losses import IGNORE_INDEX
 from .training import pad_batch
+from .viterbi import bio_viterbi
 
 OUTSIDE = "O"                    # the tag of a word outside every entity
 
@@ -184,14 +187,6 @@ def align_labels(pieces: Sequence[Sequence[int]], labels: Sequence[int] | None, 
     return ids, out, starts
 
 
-def word_tags(token_predictions: Sequence[int], starts: Sequence[int], n_words: int,
-              labels: Sequence[str]) -> list[str]:
-    """Predictions per word piece → one tag per word: the prediction at the word's first piece; words cut off by
-    max_length get "O" (they are then missed entities, not silently dropped from the score)."""
-    tags = [labels[int(token_predictions[s])] for s in starts]
-    return tags + [OUTSIDE] * (n_words - len(tags))
-
-
 class TokenClassificationData:
     """Tagged sentences in the shape the training loop reads (bert/training/batches.py `EpochData`): `collate`
     gives input_ids, attention_mask and labels (B, T), labels −100 where nothing is predicted; each sentence keeps
@@ -259,28 +254,56 @@ def conll_data(train: str, others: dict[str, str | None], tokenizer, max_length:
 
 
 @torch.no_grad()
-def predict_tags(model: nn.Module, data: TokenClassificationData, batch_size: int = 64,
-                 device: str | torch.device = "cpu") -> list[list[str]]:
-    """The tag of every word of `data` (`word_tags` of the arg-max per piece), in eval mode, in order."""
+def word_log_probs(model: nn.Module, data: TokenClassificationData, batch_size: int = 64,
+                   device: str | torch.device = "cpu") -> list[Tensor]:
+    """log p(tag) at the first piece of every kept word of every sentence of `data` (log_softmax of the logits,
+    one (kept words, K) tensor per sentence, in order), in eval mode, in batches of similar lengths."""
     was_training = model.training
     model.eval()
     order = sorted(range(len(data.ids)), key=lambda i: len(data.ids[i]))      # similar lengths: little padding
-    out: list[list[str]] = [[] for _ in data.ids]
+    out: list[Tensor] = [torch.zeros(0, len(data.labels)) for _ in data.ids]
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         batch = pad_batch([{"input_ids": data.ids[i], "attention_mask": data.masks[i]} for i in rows], data.pad_id)
-        best = model(**{k: v.to(device) for k, v in batch.items()}).logits.argmax(-1).cpu()   # (B, T, K) -> (B, T)
+        logits = model(**{k: v.to(device) for k, v in batch.items()}).logits          # (B, T, K)
+        log_probs = logits.float().log_softmax(-1).cpu()
         for b, i in enumerate(rows):
-            out[i] = word_tags(best[b].tolist(), data.starts[i], len(data.table.words[i]), data.labels)
+            out[i] = log_probs[b, data.starts[i]]
     model.train(was_training)
     return out
 
 
-def evaluate_tagger(model: nn.Module, data: TokenClassificationData, device: str | torch.device = "cpu") -> dict:
+DECODINGS = ("argmax", "bio")
+
+
+def decode_tags(log_probs: Tensor, labels: Sequence[str], decode: str = "argmax") -> list[str]:
+    """Tags from per-word log-probabilities (T, K): "argmax" gives each word its most probable tag (what
+    transformers' token-classification pipeline does); "bio" the most probable sequence that BIO allows
+    (`bert.viterbi.bio_viterbi`)."""
+    if decode == "argmax":
+        return [labels[j] for j in log_probs.argmax(-1).tolist()]
+    if decode == "bio":
+        return bio_viterbi(log_probs, labels)
+    raise ValueError(f"decode: expected one of {DECODINGS}, got {decode!r}")
+
+
+def predict_tags(model: nn.Module, data: TokenClassificationData, batch_size: int = 64,
+                 device: str | torch.device = "cpu", decode: str = "argmax") -> list[list[str]]:
+    """The tag of every word of `data`, in order (`decode_tags` of `word_log_probs`); words cut off by max_length
+    get "O" (they are then missed entities, not silently dropped from the score)."""
+    if decode not in DECODINGS:
+        raise ValueError(f"decode: expected one of {DECODINGS}, got {decode!r}")
+    return [decode_tags(lp, data.labels, decode) + [OUTSIDE] * (len(words) - len(lp))
+            for lp, words in zip(word_log_probs(model, data, batch_size, device), data.table.words)]
+
+
+def evaluate_tagger(model: nn.Module, data: TokenClassificationData, device: str | torch.device = "cpu",
+                    decode: str = "argmax") -> dict:
     """Entity-level precision, recall and F1 (`entity_scores`) of a token classifier on `data`, e.g. the dev set."""
-    s = entity_scores(data.table.tags, predict_tags(model, data, device=device))
+    s = entity_scores(data.table.tags, predict_tags(model, data, device=device, decode=decode))
     return {k: s[k] for k in ("precision", "recall", "f1")}
 
 
 __all__ = ["TaggedSentences", "read_conll", "check_tag", "label_list", "entity_spans", "f_score", "entity_scores",
-           "align_labels", "word_tags", "TokenClassificationData", "conll_data", "predict_tags", "evaluate_tagger"]
+           "align_labels", "TokenClassificationData", "conll_data", "word_log_probs", "DECODINGS", "decode_tags", "predict_tags",
+           "evaluate_tagger"]

@@ -10,8 +10,9 @@ finds — what `python -m bert.finetune` (e.g. `--task zh-sentiment`, `--task zh
 
 A classifier's probabilities are the softmax of its logits, p_k = exp(z_k) / Σ_j exp(z_j) (Bridle 1990; the
 distribution cross-entropy trained), for the one text alone. A tagger tags every character: a text longer than the
-model's window is cut into overlapping windows and each character is tagged where it has the most context
-(`bert.chinese_tasks.tag_characters`); entities are read from the tags as conlleval reads them
+model's window is cut into overlapping windows and each character is tagged where it has the most context, the
+text read whole as the most probable tag sequence that BIO allows (`bert.chinese_tasks.tag_characters`,
+bert/viterbi.py); entities are read from the tags as conlleval reads them
 (`bert.ner.entity_spans`), with character offsets, end exclusive.
 
 At the edges: an empty text (or only spaces) is a ValueError; so is a text of which the classifier knows no

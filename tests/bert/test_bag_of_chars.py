@@ -69,6 +69,7 @@ def test_the_tagger_learns_names_from_their_context():
     tagger = BagOfCharsTagger(width=1, min_count=1, epochs=30, lr=0.1, batch_size=16).fit(sentences, tags)
     assert tagger.labels == ["B-LOC", "B-PER", "I-LOC", "I-PER", "O"]
     assert tagger.predict([list("张三去上海了")]) == [["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O"]]
+    assert tagger.predict([list("张三去上海了")], decode="bio") == [["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O"]]
     assert tagger.predict([]) == []
 
 

@@ -10,6 +10,7 @@ from bert import BertConfig, BertForTokenClassification
 from bert.chinese_tasks import (best_window, character_windows, check_text, entities, first, parse_msra, read_msra,
                                 read_reviews, split_of, tag_characters, text_bucket)
 from bert.finetune import LabelledText
+from bert.viterbi import bio_viterbi
 from tokenization import BertTokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -147,20 +148,30 @@ def tiny_tagger(tmp_path, positions=8):
 
 
 def test_tag_characters_scores_every_character_of_a_text_longer_than_the_model(tmp_path):
-    """A model of 8 positions (6 characters a window) tags a 40-character text: one tag per character, and each
-    character's tag is the one the model gives it in its best window."""
+    """A model of 8 positions (6 characters a window) tags a 40-character text: one tag per character; read by
+    arg-max, each character's tag is the one the model gives it in its best window; read as BIO (the default), the
+    tags are the Viterbi path over those same per-character log-probabilities, computed here window by window."""
     model, tok = tiny_tagger(tmp_path)
     labels = ["O", "B-LOC", "I-LOC"]
     text = ("李明在北京上海新华社电好的人" * 3)[:40]
-    tags = tag_characters(model, tok, text, labels)
+    tags = tag_characters(model, tok, text, labels, decode="argmax")
     assert len(tags) == len(text) == 40 and set(tags) <= set(labels)
     windows = character_windows(40, 6)
     for i in (0, 7, 20, 39):
         s, e = windows[best_window(i, windows)]
-        alone = tag_characters(model, tok, text[s:e], labels)
+        alone = tag_characters(model, tok, text[s:e], labels, decode="argmax")
         assert tags[i] == alone[i - s]
+    rows = []
+    with torch.no_grad():
+        for i in range(40):
+            s, e = windows[best_window(i, windows)]
+            ids = tok(text[s:e], return_tensors="pt")["input_ids"]             # [CLS] 6 characters [SEP]
+            rows.append(model(input_ids=ids).logits[0, 1 + i - s].log_softmax(-1))
+    assert tag_characters(model, tok, text, labels) == bio_viterbi(torch.stack(rows), labels)
     with pytest.raises(ValueError, match="max_length: expected an int from 3 to the model's 8"):
         tag_characters(model, tok, text, labels, max_length=9)
+    with pytest.raises(ValueError, match="decode: expected one of"):
+        tag_characters(model, tok, text, labels, decode="best")
 
 
 def test_entities_by_character_and_text_checks():

@@ -78,6 +78,9 @@ def test_the_chinese_tasks_read_their_own_data_and_default_to_runs_zh_bert(tmp_p
     with pytest.raises(SystemExit) as e:
         main(["--train", "t.tsv"])
     assert e.value.code == 2 and "--task classification needs --model" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["--task", "zh-sentiment", "--decode", "bio"])
+    assert e.value.code == 2 and "--decode: reads tags, for --task ner or zh-ner" in capsys.readouterr().err
 
 
 def test_the_cli_in_a_subprocess_says_what_a_chinese_task_needs(tmp_path):

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bert.ner import (OUTSIDE, TaggedSentences, TokenClassificationData, align_labels, entity_scores, entity_spans,
-                      evaluate_tagger, label_list, read_conll, word_tags)
+                      evaluate_tagger, label_list, predict_tags, read_conll)
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny models: see tests/conftest.py
 
@@ -165,7 +165,6 @@ def test_align_labels_first_piece_by_hand():
     assert labels == [-100, 1, 2, -100, 0, 3, -100] and starts == [1, 2, 4, 5]
     ids, labels, starts = align_labels([[7], [8, 9], [11], [10]], [1, 2, 0, 3], CLS, SEP, UNK, max_length=5)
     assert ids == [CLS, 7, 8, 9, SEP] and labels == [-100, 1, 2, -100, -100] and starts == [1, 2]
-    assert word_tags([0, 1, 2, 0, 0], starts, 4, ["O", "B-PER", "I-PER"]) == ["B-PER", "I-PER", "O", "O"]
     assert align_labels([[7]], None, CLS, SEP, UNK, 8)[1] == [-100, -100, -100]
     with pytest.raises(ValueError, match="max_length must be ≥ 3"):
         align_labels([[7]], None, CLS, SEP, UNK, 2)
@@ -179,8 +178,6 @@ def test_each_kept_word_has_exactly_one_label_at_its_first_piece(pieces, max_len
     assert len(ids) == len(out) <= max_length and ids[0] == CLS and ids[-1] == SEP
     assert [out[s] for s in starts] == labels[:len(starts)]                # word w's label at its first piece
     assert sum(x != -100 for x in out) == len(starts) >= 1                 # nothing else is labelled
-    assert word_tags(out, starts, len(pieces), [str(i) for i in range(len(pieces))]) == \
-        [str(i) for i in labels[:len(starts)]] + [OUTSIDE] * (len(pieces) - len(starts))
 
 
 def test_data_keeps_word_boundaries_with_the_real_tokenizer():
@@ -244,6 +241,30 @@ def test_cli_task_ner_fine_tunes_saves_and_scores(tmp_path, capsys):
     assert model.loading_info["newly_initialized"] == [] and model.num_labels == 5
     data = TokenClassificationData.from_conll(str(d / "dev.txt"), _tokenizer(d / "out"), labels=None)
     assert evaluate_tagger(model, data)["f1"] == pytest.approx(final["dev_f1"])
+
+
+def test_predict_tags_reads_first_pieces_tags_cut_words_o_and_decodes_bio(tmp_path):
+    """A tagger whose logits at each position are set by hand: argmax reads them at each word's first piece, words
+    beyond max_length get O, and decode="bio" repairs the stray I- that argmax leaves (the valid sequence with the
+    best total log-probability)."""
+    from tokenization import BertTokenizer
+    d = tiny_ner(tmp_path)
+    tok = BertTokenizer.from_pretrained(d / "model")
+    labels = ["O", "B-PER", "I-PER"]
+    table = TaggedSentences([["anna", "bob", "the", "movie", "was"]], [["O"] * 5])
+    data = TokenClassificationData(table, tok, labels, max_length=5)        # [CLS] + 3 words + [SEP]: 2 words cut
+    # per position (CLS, anna, bob, the, SEP): anna is O, bob is I-PER by a hair (a stray I-), the is O
+    probs = torch.tensor([[.8, .1, .1], [.6, .3, .1], [.1, .44, .46], [.9, .05, .05], [.8, .1, .1]])
+
+    class HandTagger(torch.nn.Module):
+        def forward(self, input_ids, attention_mask=None):
+            return type("Out", (), {"logits": probs.log().expand(input_ids.shape[0], -1, -1)})()
+
+    assert predict_tags(HandTagger(), data) == [["O", "I-PER", "O", "O", "O"]]
+    # bio: O B-PER O scores log .6 + log .44 + log .9, beating B-PER I-PER O (log .3 + log .46 + log .9)
+    assert predict_tags(HandTagger(), data, decode="bio") == [["O", "B-PER", "O", "O", "O"]]
+    with pytest.raises(ValueError, match="decode: expected one of"):
+        predict_tags(HandTagger(), data, decode="crf")
 
 
 def _tokenizer(path):
