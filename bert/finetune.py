@@ -107,6 +107,9 @@ def build_parser(prog: str = "python -m bert.finetune") -> argparse.ArgumentPars
                          "most probable tag, as transformers' pipeline; the default for ner) or bio (the most "
                          "probable valid BIO sequence, bert/viterbi.py; the default for zh-ner)")
     ap.add_argument("--eval-every", type=COUNT, default=0, help="score the dev set every N steps (default: at the end)")
+    ap.add_argument("--dropout", type=FRACTION,
+                    help="hidden and attention dropout while fine-tuning (default: the checkpoint's own; runs/zh-bert "
+                         "was pre-trained without dropout, and python -m benchmarks --only zh fine-tunes at 0.1)")
     ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     ap.add_argument("--threads", type=POSITIVE_INT, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
@@ -119,11 +122,13 @@ def build_parser(prog: str = "python -m bert.finetune") -> argparse.ArgumentPars
 
 
 def load_classifier(path: str, num_labels: int | None, task: str = "classification",
-                    ignore_mismatched_sizes: bool = False) -> nn.Module:
+                    ignore_mismatched_sizes: bool = False, dropout: float | None = None) -> nn.Module:
     """BertForSequenceClassification (or, for task "ner" / "zh-ner", BertForTokenClassification) from any BERT
-    directory."""
+    directory; `dropout` (when given) replaces the checkpoint's hidden and attention dropout."""
     from bert import BertForSequenceClassification, BertForTokenClassification
     overrides = {} if num_labels is None else {"num_labels": num_labels}
+    if dropout is not None:
+        overrides.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     cls = BertForTokenClassification if task in TAGGING_TASKS else BertForSequenceClassification
     return cls.from_pretrained(path, ignore_mismatched_sizes=ignore_mismatched_sizes, **overrides)
 
@@ -183,7 +188,8 @@ def check_task_args(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace, load: Callable[[str, int | None, str], nn.Module] = load_classifier) -> dict:
     """Fine-tune as the parsed command line says; returns the final scores (dev_*, test_*), `steps`, `seconds`.
-    `load(path, num_labels, task, ignore_mismatched_sizes)` builds the model (distil.finetune's takes DistilBERT)."""
+    `load(path, num_labels, task, ignore_mismatched_sizes, dropout)` builds the model (distil.finetune's takes
+    DistilBERT)."""
     from tokenization import BertTokenizer
 
     check_device(args.device, auto=False)

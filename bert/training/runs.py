@@ -302,7 +302,8 @@ def load_checked(load: Callable[..., nn.Module], args: argparse.Namespace, num_l
     log = logging.getLogger("bert.checkpoint")              # its warning names a Python argument: said here instead
     disabled, log.disabled = log.disabled, True
     try:
-        model = load(args.model, num_labels, args.task, ignore_mismatched_sizes=True)
+        model = load(args.model, num_labels, args.task, ignore_mismatched_sizes=True,
+                     **({"dropout": args.dropout} if getattr(args, "dropout", None) is not None else {}))
     finally:
         log.disabled = disabled
     info = getattr(model, "loading_info", None) or {}

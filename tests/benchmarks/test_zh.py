@@ -37,6 +37,12 @@ def test_the_section_shows_the_table_and_what_was_tried_when_a_floor_fails():
         in table
     text = "\n".join(section(r, "how"))
     assert "What was tried" in text and "bert-base-chinese" in text
+    assert "arg-max" not in table                                             # no arg-max scores: no such line
+    for k, (t, d) in zip(("pretrained", "random_init", "bag_of_chars", "student"), ((.7, .75), (.6, .65), (.5, .55),
+                                                                                  (.65, .7))):
+        r["ner"][k].update(test_argmax=t, dev_argmax=d)
+    assert ("each character's arg-max (transformers' pipeline), test / dev F1: pretrained 70.00 / 75.00, random_init "
+            "60.00 / 65.00, bag_of_chars 50.00 / 55.00, student 65.00 / 70.00.") in markdown(r)
 
 
 def test_timing_batches_are_full_length():

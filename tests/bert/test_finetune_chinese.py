@@ -60,9 +60,10 @@ def test_zh_sentiment_fine_tunes_saves_and_predicts(model_dir, tmp_path, capsys)
 
 def test_zh_ner_fine_tunes_saves_its_tags_and_predicts(model_dir, tmp_path, capsys):
     out = str(tmp_path / "ner")
-    final = main(["--task", "zh-ner", "--model", model_dir, "--out", out, *SHORT])
+    final = main(["--task", "zh-ner", "--model", model_dir, "--out", out, "--dropout", "0.1", *SHORT])
     assert 0 <= final["dev_f1"] <= 1 and "test_precision" in final
     model, tok, labels = load(out)
+    assert model.config.hidden_dropout_prob == model.config.attention_probs_dropout_prob == 0.1   # --dropout
     assert labels == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
     assert len(predict(model, tok, "李明在北京工作", labels)["tags"]) == 7
 
@@ -78,6 +79,9 @@ def test_the_chinese_tasks_read_their_own_data_and_default_to_runs_zh_bert(tmp_p
     with pytest.raises(SystemExit) as e:
         main(["--train", "t.tsv"])
     assert e.value.code == 2 and "--task classification needs --model" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["--task", "zh-ner", "--dropout", "1.5"])
+    assert e.value.code == 2 and "--dropout" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["--task", "zh-sentiment", "--decode", "bio"])
     assert e.value.code == 2 and "--decode: reads tags, for --task ner or zh-ner" in capsys.readouterr().err

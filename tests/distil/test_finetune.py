@@ -33,6 +33,12 @@ def test_model_type_dispatch_and_errors(tmp_path):
         load_any_classifier(str(tmp_path / "odd"), 2)
     with pytest.raises(OSError, match="config.json"):
         load_any_classifier(str(tmp_path / "nothing"), 2)
+    bert = load_any_classifier(str(d / "model"), 2, dropout=0.25)                       # --dropout, both kinds
+    assert bert.config.hidden_dropout_prob == bert.config.attention_probs_dropout_prob == 0.25
+    student = student_from_teacher(bert.bert)
+    student.save_pretrained(tmp_path / "student")
+    distil = load_any_classifier(str(tmp_path / "student"), 2, dropout=0.25)
+    assert distil.config.dropout == distil.config.attention_dropout == 0.25
 
 
 # ----------------------------------------------------------------------------- NER: DistilBERT token classifiers
