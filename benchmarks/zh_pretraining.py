@@ -248,8 +248,13 @@ masking rate: at 40% (pilot, 8,000-step schedule) 15.8% at 1,500 steps, 28.4% at
 13.5% at 1,400 steps, and the 2,000-step ablation rows decay their learning rate to 0 by step 2,000, before the
 40% run leaves the plateau.) 16 × 128 and 32 × 128 at 40%: still 13.1% and 13.3% at 1,750 and 1,500 steps. The benchmark's own run of 8,000 steps
 at 40% (2 threads, quiet machine: 666 s) was at 37.8% MLM / 74.9% NSP at step 7,000 (583 s: the last evaluation
-within 10 minutes) and 38.4% / 76.3% at its end; hence the budget of 7,000 steps, which fits in 10 minutes whole. Pilot runs: one thread
-each, several at once on the 2-core machine; their minutes are not this section's."""
+within 10 minutes) and 38.4% / 76.3% at its end; hence the budget of 7,000 steps, which fits in 10 minutes whole. Two more
+pilots of the 7,000-step schedule at 40%: lr 3e-3 was at 15.9% at step 2,000 and 19.3% at 2,500, 50% masking at 18.9% at 2,000
+and 21.3% at 2,250 — both behind lr 2e-3 at 40% (22.5% at 2,000 in the 8,000-step pilot). A cheaper step to buy more steps was
+not found (2 threads, quiet machine): two processes under torchrun with one thread each (global batch 64) trained at 2.44 ms
+an example against 2.6 ms for one process of two threads (+6%); torch.compile ran a step in 85.8 ms against 86.7 ms eager
+(after 40 s of compiling); bf16 autocast (the CPU has AMX) was 1.5 times slower; a feed-forward of 256 instead of 512 saved
+3%. Pilot runs: one thread each, several at once on the 2-core machine; their minutes are not this section's."""
 
 
 if __name__ == "__main__":
