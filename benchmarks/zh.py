@@ -18,9 +18,10 @@ test set, dev a fixed tenth of train), on the same split and the same batches:
     full-length inputs (the task's maximum length: 128 positions, [CLS] and [SEP] included).
 
 Scores: test and dev accuracy (sentiment) and entity-level F1 with conlleval's semantics (`bert.ner.entity_scores`),
-as fractions. Floors (issue 27): (a) > (b) on both tasks; sentiment test accuracy of (a) ≥ (c); NER test F1 of
-(a) ≥ 0.80 (goal 0.88); the student keeps ≥ 95% of (a) at ≤ 0.55× its inference time. Raw results:
-docs/zh_tasks.json (with the command that made them).
+as fractions; NER tags are read as the most probable sequence that BIO allows (`decode="bio"`, bert/viterbi.py), for
+(a)-(d) alike, and by each character's arg-max too (`test_argmax`, `dev_argmax`). Floors (issue 27): (a) > (b) on
+both tasks; sentiment test accuracy of (a) ≥ (c); NER test F1 of (a) ≥ 0.80 (goal 0.88); the student keeps ≥ 95% of
+(a) at ≤ 0.55× its inference time. Raw results: docs/zh_tasks.json (with the command that made them).
 """
 
 from __future__ import annotations
@@ -267,8 +268,8 @@ def markdown(r: dict) -> str:
     lines += ["", "Each cell: test / dev, in percent.", ""]
     n = r["ner"]
     if "test_argmax" in n["pretrained"]:
-        lines += [f"NER tags are read as the most probable tag sequence that BIO allows (`decode={r['budget']['decode']!r}`,"
-                  " bert/viterbi.py: an I-X only after B-X or I-X). Read instead by each character's arg-max "
+        lines += ["NER tags are read as the most probable tag sequence that BIO allows "
+                  f"(`decode={r['budget']['decode']!r}`, bert/viterbi.py: an I-X only after B-X or I-X). Read instead by each character's arg-max "
                   "(transformers' pipeline), test / dev F1: " +
                   ", ".join(f"{k} {100 * n[k]['test_argmax']:.2f} / {100 * n[k]['dev_argmax']:.2f}"
                             for k in ("pretrained", "random_init", "bag_of_chars", "student")) + ".", ""]

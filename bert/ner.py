@@ -305,5 +305,5 @@ def evaluate_tagger(model: nn.Module, data: TokenClassificationData, device: str
 
 
 __all__ = ["TaggedSentences", "read_conll", "check_tag", "label_list", "entity_spans", "f_score", "entity_scores",
-           "align_labels", "TokenClassificationData", "conll_data", "word_log_probs", "DECODINGS", "decode_tags", "predict_tags",
-           "evaluate_tagger"]
+           "align_labels", "TokenClassificationData", "conll_data", "word_log_probs", "DECODINGS", "decode_tags",
+           "predict_tags", "evaluate_tagger"]

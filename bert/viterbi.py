@@ -1,9 +1,11 @@
 """Reading tags as a sequence: the most probable tag sequence that is valid BIO (Viterbi decoding under BIO's rules).
 
 A token classifier gives each word its own distribution over tags, p_t(y) = softmax(logits_t)(y), and nothing ties
-neighbours together. Taking each word's arg-max can produce sequences that BIO forbids (Ramshaw & Marcus 1995:
-an I-X continues an entity of type X, so it may only follow B-X or I-X) — `O I-LOC` or `B-ORG I-LOC I-ORG` — and
-conlleval then reads a stray I- as the start of a new entity, so one name becomes two half-names, both wrong.
+neighbours together. Taking each word's arg-max can produce sequences that BIO forbids — in BIO (IOB2: Tjong Kim
+Sang & Veenstra 1999, after Ramshaw & Marcus 1995) every entity starts with B-X and an I-X continues an entity of
+type X, so it may only follow B-X or I-X — such as `O I-LOC` or `B-ORG I-LOC I-ORG`, and conlleval then reads a
+stray I- as the start of a new entity, so one name becomes two half-names, both wrong. (The MSRA file and the
+CoNLL-2003 files used here are IOB2; for IOB1 data, where an I-X may open an entity, read tags by arg-max.)
 
 `bio_viterbi` instead picks, among the sequences BIO allows, the one with the highest probability under the
 classifier's own per-word distributions:
