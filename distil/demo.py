@@ -77,11 +77,11 @@ MARKER = ".made-by-distil-demo"   # in --out: this folder is the demo's own, a r
 TEACHER = {"hidden_size": 128, "intermediate_size": 512}     # + the language's layers and heads
 # Seconds per optimizer step on a quiet 2-core CPU (2 threads) at each language's default batch: English, batch 32 ×
 # 128 tokens, 4,096 pieces (single-thread CPU time / 1.5, the 2-thread speed-up of the tiny preset); Chinese, batch
-# 32 × 64 characters, 5,761 tokens (one-thread pilot runs on a loaded machine divided by an assumed 2-thread speed-up
-# of 1.7: an estimate, not yet measured on a quiet machine; the teacher's steps at 40% masking cost ~1.38 times those
-# at 15%, measured interleaved). setup = corpus, vocabulary, tokenization, evaluations.
+# 32 × 64 characters, 5,761 tokens (measured: `make demo-zh` from a fresh clone on a quiet 2-core CPU, 2026-12-07 —
+# teacher 6.37 min for 4,500 steps at 40% masking, student 0.81 min and control 0.48 min for 600 steps each, 7.8 min
+# in all). setup = corpus, vocabulary, tokenization, evaluations.
 QUIET_SECONDS = {"en": {"setup": 45.0, "teacher": 0.125, "student": 0.12, "student_without_teacher": 0.085},
-                 "zh": {"setup": 40.0, "teacher": 0.104, "student": 0.06, "student_without_teacher": 0.04}}
+                 "zh": {"setup": 40.0, "teacher": 0.085, "student": 0.081, "student_without_teacher": 0.048}}
 
 
 def build_parser() -> argparse.ArgumentParser:
