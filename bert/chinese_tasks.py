@@ -33,8 +33,8 @@ from collections.abc import Sequence
 import torch
 
 from .classification import SENTIMENT_NAMES, ClassificationData, LabelledText
-from .ner import (DECODINGS, OUTSIDE, TaggedSentences, TokenClassificationData, check_tag, decode_tags, entity_spans,
-                  evaluate_tagger, label_list, word_log_probs)
+from .ner import (OUTSIDE, TaggedSentences, TokenClassificationData, check_decode, check_tag, decode_tags,
+                  entity_spans, evaluate_tagger, label_list, word_log_probs)
 from .pretraining.chinese import package_data_file
 
 SENTIMENT_LABELS = SENTIMENT_NAMES                     # class 0 "negative", class 1 "positive"
@@ -187,10 +187,8 @@ def chinese_task_data(task: str, tokenizer, max_length: int = 128, train_limit: 
         tags = label_list(parts["train"].tags)
         data = {name: TokenClassificationData(first(part, train_limit if name == "train" else eval_limit), tokenizer,
                                               tags, max_length) for name, part in parts.items()}
-        if decode not in DECODINGS:
-            raise ValueError(f"decode: expected one of {DECODINGS}, got {decode!r}")
         return (data["train"], {"dev": data["dev"], "test": data["test"]}, len(tags),
-                functools.partial(evaluate_tagger, decode=decode), tags)
+                functools.partial(evaluate_tagger, decode=check_decode(decode)), tags)
     raise ValueError(f"task: expected 'zh-sentiment' or 'zh-ner', got {task!r}")
 
 
@@ -245,8 +243,7 @@ def tag_characters(model, tokenizer, text: str, labels: Sequence[str], max_lengt
     (`bert.ner.decode_tags`: "bio", the default, the most probable valid BIO sequence; "argmax" each character's
     most probable tag). A space is a character too (it gets [UNK] and a tag)."""
     check_text(text)
-    if decode not in DECODINGS:
-        raise ValueError(f"decode: expected one of {DECODINGS}, got {decode!r}")
+    check_decode(decode)
     most = model.config.max_position_embeddings
     length = most if max_length is None else max_length
     if not isinstance(length, int) or not 3 <= length <= most:

@@ -276,23 +276,27 @@ def word_log_probs(model: nn.Module, data: TokenClassificationData, batch_size: 
 DECODINGS = ("argmax", "bio")
 
 
+def check_decode(decode: object) -> str:
+    """`decode` if it is one of DECODINGS (ValueError naming it otherwise)."""
+    if decode not in DECODINGS:
+        raise ValueError(f"decode: expected one of {DECODINGS}, got {decode!r}")
+    return decode
+
+
 def decode_tags(log_probs: Tensor, labels: Sequence[str], decode: str = "argmax") -> list[str]:
     """Tags from per-word log-probabilities (T, K): "argmax" gives each word its most probable tag (what
     transformers' token-classification pipeline does); "bio" the most probable sequence that BIO allows
     (`bert.viterbi.bio_viterbi`)."""
-    if decode == "argmax":
+    if check_decode(decode) == "argmax":
         return [labels[j] for j in log_probs.argmax(-1).tolist()]
-    if decode == "bio":
-        return bio_viterbi(log_probs, labels)
-    raise ValueError(f"decode: expected one of {DECODINGS}, got {decode!r}")
+    return bio_viterbi(log_probs, labels)
 
 
 def predict_tags(model: nn.Module, data: TokenClassificationData, batch_size: int = 64,
                  device: str | torch.device = "cpu", decode: str = "argmax") -> list[list[str]]:
     """The tag of every word of `data`, in order (`decode_tags` of `word_log_probs`); words cut off by max_length
     get "O" (they are then missed entities, not silently dropped from the score)."""
-    if decode not in DECODINGS:
-        raise ValueError(f"decode: expected one of {DECODINGS}, got {decode!r}")
+    check_decode(decode)                                  # before the model runs
     return [decode_tags(lp, data.labels, decode) + [OUTSIDE] * (len(words) - len(lp))
             for lp, words in zip(word_log_probs(model, data, batch_size, device), data.table.words)]
 
@@ -305,5 +309,6 @@ def evaluate_tagger(model: nn.Module, data: TokenClassificationData, device: str
 
 
 __all__ = ["TaggedSentences", "read_conll", "check_tag", "label_list", "entity_spans", "f_score", "entity_scores",
-           "align_labels", "TokenClassificationData", "conll_data", "word_log_probs", "DECODINGS", "decode_tags",
+           "align_labels", "TokenClassificationData", "conll_data", "word_log_probs", "DECODINGS", "check_decode",
+           "decode_tags",
            "predict_tags", "evaluate_tagger"]

@@ -303,7 +303,7 @@ def load_checked(load: Callable[..., nn.Module], args: argparse.Namespace, num_l
     disabled, log.disabled = log.disabled, True
     try:
         model = load(args.model, num_labels, args.task, ignore_mismatched_sizes=True,
-                     **({"dropout": args.dropout} if getattr(args, "dropout", None) is not None else {}))
+                     dropout=getattr(args, "dropout", None))
     finally:
         log.disabled = disabled
     info = getattr(model, "loading_info", None) or {}
