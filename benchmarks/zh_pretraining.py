@@ -254,7 +254,17 @@ and 21.3% at 2,250 — both behind lr 2e-3 at 40% (22.5% at 2,000 in the 8,000-s
 not found (2 threads, quiet machine): two processes under torchrun with one thread each (global batch 64) trained at 2.44 ms
 an example against 2.6 ms for one process of two threads (+6%); torch.compile ran a step in 85.8 ms against 86.7 ms eager
 (after 40 s of compiling); bf16 autocast (the CPU has AMX) was 1.5 times slower; a feed-forward of 256 instead of 512 saved
-3%. Pilot runs: one thread each, several at once on the 2-core machine; their minutes are not this section's."""
+3%; batches of 64 or 128 (same examples) cost 3.5% less an example than 32 — too little to matter. Later pilots
+(7,000-step schedule at 40% unless said; compared at equal steps with this section's run): the plateau is counted in
+*sequences*, not tokens — 64 × 32 tokens left it after ~1,000 steps (21.6% at 1,250, at 32 tokens), 16 × 128 was
+still on it at step 3,000 (13.5%) — but what is learnt at 32 tokens does not carry over cheaply: a second phase at 64
+tokens (`--init-from`, BERT's two phases, §A.2) after 2,000 steps at 32 stood at 32.4% / 67.2% NSP at step 4,000 in
+all, against 33.3% / 69.7% for the one-phase run. Adam's β2 = 0.98: 23.5% at step 3,000 (this run: 30.2%); three
+layers (a 6,000-step schedule, ~20% dearer steps): 27.8% at step 3,000. NSP, the farther floor, climbs ~1 point per
+1,000 steps late in the run, and two runs of the same recipe differ by 2-3 points at the same step (this run 72.0% at
+step 7,000; the 8,000-step run 74.9%): its held-out loss (0.534) is close to its training loss (~0.50), so it is
+under-trained, not over-fitted. Pilot runs: one thread each, several at once on the 2-core machine; their minutes are
+not this section's."""
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ from .heads import BertForMaskedLM, BertForNextSentencePrediction, BertForPreTra
 from .model import BertModel
 from .tasks import (BertForMultipleChoice, BertForQuestionAnswering, BertForSequenceClassification,
                     BertForTokenClassification)
+from .crf import BertCrfForTokenClassification
 
 __all__ = ["BertConfig", "PRESETS", "count_parameters", "BertModel", "BertForPreTraining", "BertForMaskedLM",
            "BertForSequenceClassification", "BertForTokenClassification", "BertForQuestionAnswering",
-           "BertForNextSentencePrediction", "BertForMultipleChoice"]
+           "BertForNextSentencePrediction", "BertForMultipleChoice", "BertCrfForTokenClassification"]

@@ -85,8 +85,9 @@ HEAD_NAMES = {  # on the task models, next to `bert.`
     "nsp_head.linear": "cls.seq_relationship",
     "classifier": "classifier",                   # sequence / token classification, multiple choice
     "qa_outputs": "qa_outputs",
+    "crf": "crf",                                 # BertCrfForTokenClassification's transitions (bert/crf.py)
 }
-HEAD_PREFIXES = ("pooler.", "mlm_head.", "nsp_head.", "classifier.", "qa_outputs.")  # may be new / unused
+HEAD_PREFIXES = ("pooler.", "mlm_head.", "nsp_head.", "classifier.", "qa_outputs.", "crf.")  # may be new / unused
 IGNORED_HF_KEYS = re.compile(r"(^|\.)embeddings\.(position_ids|token_type_ids)$|^cls\.predictions\.decoder\.weight$")
 _OUR_LAYER = re.compile(r"^encoder\.layers\.(\d+)\.(.+)$")
 _HF_LAYER = re.compile(r"^encoder\.layer\.(\d+)\.(.+)$")

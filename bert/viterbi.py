@@ -19,9 +19,9 @@ found exactly by Viterbi's dynamic programme (Viterbi 1967; Jurafsky & Martin, *
     δ_t(j) = max_{i : j may follow i} δ_{t−1}(i) + log p_t(j)
     y*_T = argmax_j δ_T(j),   y*_{t−1} = the i that achieved δ_t(y*_t)
 
-No weights are learned: a CRF (Lafferty et al. 2001; Lample et al. 2016 for NER) would learn a score for every
-transition; here a transition is allowed (score 0) or forbidden (−∞), so when every word's arg-max already forms a
-valid sequence, `bio_viterbi` returns exactly that sequence. transformers' token-classification pipeline takes the
+No weights are learned: a CRF (bert/crf.py; Lafferty et al. 2001, Lample et al. 2016 for NER) learns a score for
+every transition and decodes with the same `viterbi`; here a transition is allowed (score 0) or forbidden (−∞), so
+when every word's arg-max already forms a valid sequence, `bio_viterbi` returns exactly that sequence. transformers' token-classification pipeline takes the
 per-word arg-max; `bert.ner.predict_tags(decode="argmax")` does too, and `decode="bio"` calls this file.
 """
 
@@ -51,26 +51,40 @@ def bio_rules(labels: Sequence[str]) -> tuple[Tensor, Tensor]:
     return opens, follows
 
 
-def bio_viterbi(log_probs: Tensor, labels: Sequence[str]) -> list[str]:
-    """The most probable valid BIO sequence (module docstring): `log_probs` (T, K) are log p_t over `labels`
-    (K of them) for T words; returns T tags. T = 0 gives []."""
-    if log_probs.dim() != 2 or log_probs.shape[1] != len(labels):
-        raise ValueError(f"log_probs: expected shape (words, {len(labels)} labels), got {tuple(log_probs.shape)}")
-    if log_probs.shape[0] == 0:
+def viterbi(scores: Tensor, transitions: Tensor, start: Tensor, end: Tensor, labels: Sequence[str]) -> list[str]:
+    """The highest-scoring tag sequence,
+
+        argmax_y  start[y_1] + Σ_t scores[t, y_t] + Σ_{t≥2} transitions[y_{t−1}, y_t] + end[y_T],
+
+    by the recursion in the module docstring (δ_1 = start + scores_1; each step adds a transition; end at the last).
+    scores (T, K); transitions (K, K); start, end (K,); −∞ (or a large negative score) forbids. T = 0 gives []."""
+    if scores.dim() != 2 or scores.shape[1] != len(labels):
+        raise ValueError(f"scores: expected shape (words, {len(labels)} labels), got {tuple(scores.shape)}")
+    if scores.shape[0] == 0:
         return []
-    opens, follows = bio_rules(labels)
-    log_probs = log_probs.double()                                   # sums of many logs: no ties from rounding
-    transition = torch.zeros(follows.shape, dtype=torch.float64).masked_fill(~follows, NEG_INF)   # 0 or −∞
-    delta = log_probs[0].masked_fill(~opens, NEG_INF)                # δ_1
+    scores, transitions = scores.double(), transitions.double()      # sums of many logs: no ties from rounding
+    delta = start.double() + scores[0]                               # δ_1
     back = []
-    for t in range(1, log_probs.shape[0]):
-        best, arg = (delta[:, None] + transition).max(dim=0)        # max over i of δ_{t−1}(i) + [j may follow i]
-        delta = best + log_probs[t]                                  # δ_t
+    for t in range(1, scores.shape[0]):
+        best, arg = (delta[:, None] + transitions).max(dim=0)        # max over i of δ_{t−1}(i) + transitions[i, j]
+        delta = best + scores[t]                                     # δ_t
         back.append(arg)
-    path = [int(delta.argmax())]                                     # y*_T
+    path = [int((delta + end.double()).argmax())]                    # y*_T
     for arg in reversed(back):                                       # y*_{t−1} from y*_t
         path.append(int(arg[path[-1]]))
     return [labels[j] for j in reversed(path)]
 
 
-__all__ = ["bio_rules", "bio_viterbi"]
+def bio_viterbi(log_probs: Tensor, labels: Sequence[str]) -> list[str]:
+    """The most probable valid BIO sequence (module docstring): `log_probs` (T, K) are log p_t over `labels`
+    (K of them) for T words; returns T tags. T = 0 gives []. `viterbi` with transitions and openings 0 (allowed)
+    or −∞ (forbidden by `bio_rules`)."""
+    if log_probs.dim() != 2 or log_probs.shape[1] != len(labels):
+        raise ValueError(f"log_probs: expected shape (words, {len(labels)} labels), got {tuple(log_probs.shape)}")
+    opens, follows = bio_rules(labels)
+    transitions = torch.zeros(follows.shape).masked_fill(~follows, NEG_INF)     # 0 or −∞
+    return viterbi(log_probs, transitions, torch.zeros(len(labels)).masked_fill(~opens, NEG_INF),
+                   torch.zeros(len(labels)), labels)
+
+
+__all__ = ["bio_rules", "viterbi", "bio_viterbi"]

@@ -3,6 +3,7 @@
     python -m bert.pretrain --preset tiny --corpus stdlib --minutes 10 --out runs/tiny
     python -m bert.pretrain --corpus ../shared/data/wikitext-2-raw/wiki.test.raw --max-steps 2000 --out runs/wiki
     python -m bert.pretrain --out runs/tiny --max-steps 4000 --resume        # continue (same settings, more steps)
+    python -m bert.pretrain --init-from runs/short --seq-len 128 --out runs/long   # a second phase (BERT §A.2)
     torchrun --nproc_per_node=2 -m bert.pretrain --preset tiny --batch-size 32 --out runs/ddp
 
 The pipeline: corpus → documents (corpus.py) → held-out documents set aside (data.py) → a WordPiece vocabulary
@@ -10,6 +11,11 @@ trained on the training documents unless --vocab is given (tokenization/vocab.py
 fast path) → `[CLS] A [SEP] B [SEP]` examples (examples.py) → 80/10/10 masks (masking.py) → batches grouped by
 length (bert/training/batches.py) → the training loop (bert/training/loop.py, compute_loss = the model's own
 loss L_MLM + L_NSP) → OUT/.
+
+A run starts from random weights, or with --init-from DIR from the weights, config and vocabulary of a pre-trained
+folder: google's `--init_checkpoint`, with which BERT trained its second phase — the paper's §A.2 pre-trains 90% of
+the steps at 128 tokens, then the rest at 512 "to learn the positional embeddings". The new run has its own
+optimizer, warm-up and schedule, as google's second phase has.
 
 OUT/ ends up a `from_pretrained` folder: config.json + model.safetensors (BertForPreTraining; transformers loads it
 too) + vocab.txt and tokenizer files, with metrics.jsonl, metrics.png, run.json, and checkpoints/.
@@ -36,7 +42,7 @@ from .masking import MaskingSpec
 
 DEFAULT_STEPS = 2000
 # settings that decide the data, the model or the batches: a resumed run must keep them
-RESUME_KEYS = ("preset", "config", "corpus", "corpus_format", "vocab", "vocab_size", "seq_len", "seed", "lr",
+RESUME_KEYS = ("preset", "config", "init_from", "corpus", "corpus_format", "vocab", "vocab_size", "seq_len", "seed", "lr",
                "short_seq_prob", "mask_prob", "eval_mask_prob", "max_predictions", "whole_word_mask", "static_masking",
                "heldout_fraction", "eval_examples", "dropout", "group_by_length")
 
@@ -48,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--preset", default=None, choices=["tiny", "mini", "small", "medium", "base", "large"],
                    help="model size (bert/config.py PRESETS; default tiny: 2 layers, width 128)")
     g.add_argument("--config", default=None, help="a config.json (HF field names) instead of --preset")
+    g.add_argument("--init-from", metavar="DIR", default=None,
+                   help="start from a pre-trained folder's weights, config and vocabulary (a from_pretrained folder, "
+                        "e.g. an earlier run's --out): a second phase, e.g. at a longer --seq-len (BERT §A.2)")
     g.add_argument("--dropout", type=FRACTION, default=None,
                    help="override hidden and attention dropout (BERT: 0.1; short runs may learn faster with 0)")
     g = ap.add_argument_group("data")
@@ -115,6 +124,10 @@ def max_predictions(mask_prob: float, seq_len: int) -> int:
 def _check_args(args: argparse.Namespace) -> None:
     if args.preset and args.config:
         raise ValueError("give --preset or --config, not both")
+    if args.init_from and (args.preset or args.config or args.vocab):
+        given = ", ".join(f for f, v in (("--preset", args.preset), ("--config", args.config), ("--vocab", args.vocab))
+                          if v)
+        raise ValueError(f"--init-from {args.init_from!r} brings its own config and vocabulary; drop {given}")
     if args.resume and args.overwrite:
         raise ValueError("give --resume (continue the run in --out) or --overwrite (replace it), not both")
     check_device(args.device)
@@ -131,6 +144,9 @@ def load_tokenizer(args: argparse.Namespace, train_docs, ctx):
     from tokenization import BertTokenizer, train_wordpiece_vocab
     from tokenization.chinese import cjk_share, train_chinese_vocab
 
+    if args.init_from:
+        return named("--init-from", args.init_from,
+                     lambda: BertTokenizer.from_pretrained(args.init_from, backend="fast"))
     if args.vocab:                                      # a special token missing: the error names the file
         return named("--vocab", args.vocab, lambda: BertTokenizer.from_pretrained(args.vocab, backend="fast")
                      if os.path.isdir(args.vocab) else BertTokenizer(args.vocab, backend="fast"))
@@ -149,14 +165,18 @@ def load_tokenizer(args: argparse.Namespace, train_docs, ctx):
 
 
 def model_config(args: argparse.Namespace, **overrides: Any):
-    """The model's BertConfig (--config or --preset, with `overrides`); a --seq-len beyond its positions is refused
-    (called once before anything is read or written, and again with the vocabulary's size)."""
+    """The model's BertConfig (--init-from's, --config or --preset, with `overrides`); a --seq-len beyond its
+    positions is refused (called once before anything is read or written, and again with the vocabulary's size)."""
     from bert import BertConfig
 
-    config = (BertConfig.load(args.config, **overrides) if args.config
-              else BertConfig.preset(args.preset or "tiny", **overrides))
-    fit_length("--seq-len", args.seq_len, args.seq_len, config.max_position_embeddings,
-               f"--config {args.config!r}" if args.config else f"--preset {args.preset or 'tiny'}")
+    if args.init_from:
+        config = named("--init-from", args.init_from, lambda: BertConfig.load(args.init_from, **overrides))
+        source = f"--init-from {args.init_from!r}"
+    elif args.config:
+        config, source = BertConfig.load(args.config, **overrides), f"--config {args.config!r}"
+    else:
+        config, source = BertConfig.preset(args.preset or "tiny", **overrides), f"--preset {args.preset or 'tiny'}"
+    fit_length("--seq-len", args.seq_len, args.seq_len, config.max_position_embeddings, source)
     return config
 
 
@@ -166,7 +186,10 @@ def build_model(args: argparse.Namespace, tokenizer):
     overrides: dict[str, Any] = {"vocab_size": len(tokenizer.get_vocab()), "pad_token_id": tokenizer.pad_token_id}
     if args.dropout is not None:
         overrides.update(hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout)
-    model = BertForPreTraining(model_config(args, **overrides))
+    if args.init_from:          # the folder's weights (a new NSP head if it has none); a vocabulary that does not
+        model = BertForPreTraining.from_pretrained(args.init_from, **overrides)   # fit them is refused there
+    else:
+        model = BertForPreTraining(model_config(args, **overrides))
     model.masked_only = not args.full_decoder      # decode only at the masked positions: same loss, less work
     return model
 
@@ -184,7 +207,7 @@ def pretrain(argv: list[str] | None = None) -> dict[str, Any]:
     ctx = init_distributed(args.device)
     try:
         check_out(args.out, resume=args.resume, overwrite=args.overwrite,
-                  inputs={"--vocab": args.vocab, "--config": args.config})
+                  inputs={"--vocab": args.vocab, "--config": args.config, "--init-from": args.init_from})
         ctx.barrier()                                     # every process has checked before anything is written
         if ctx.is_main and not args.resume:
             start_run(args.out, args)                     # run.json first: the folder is a run of ours from now on

@@ -296,14 +296,14 @@ def add_output_options(ap: argparse.ArgumentParser, out_help: str) -> None:
                    help="no OUT/metrics.png at the end (saves the matplotlib import; metrics.jsonl is written anyway)")
 
 
-def load_checked(load: Callable[..., nn.Module], args: argparse.Namespace, num_labels: int) -> nn.Module:
-    """`load(…)`; a --model with a classifier for another number of labels is refused in one line saying what to
-    do (--ignore-mismatched-sizes starts a new one). The weights started anew are listed, as loading does."""
+def load_checked(load: Callable[..., nn.Module], args: argparse.Namespace, num_labels: int, **extra) -> nn.Module:
+    """`load(…, **extra)`; a --model with a classifier for another number of labels is refused in one line saying
+    what to do (--ignore-mismatched-sizes starts a new one). The weights started anew are listed, as loading does."""
     log = logging.getLogger("bert.checkpoint")              # its warning names a Python argument: said here instead
     disabled, log.disabled = log.disabled, True
     try:
         model = load(args.model, num_labels, args.task, ignore_mismatched_sizes=True,
-                     dropout=getattr(args, "dropout", None))
+                     dropout=getattr(args, "dropout", None), **extra)
     finally:
         log.disabled = disabled
     info = getattr(model, "loading_info", None) or {}

@@ -68,6 +68,29 @@ def test_zh_ner_fine_tunes_saves_its_tags_and_predicts(model_dir, tmp_path, caps
     assert len(predict(model, tok, "李明在北京工作", labels)["tags"]) == 7
 
 
+def test_zh_ner_with_a_crf_saves_its_transitions_and_predicts_with_them(model_dir, tmp_path, capsys):
+    out = str(tmp_path / "ner-crf")
+    final = main(["--task", "zh-ner", "--model", model_dir, "--out", out, "--crf", "--lr", "0.05", "--dropout", "0.1",
+                  "--attention-dropout", "0", *SHORT])
+    assert 0 <= final["test_f1"] <= 1
+    model, tok, labels = load(out)                          # config.json names BertCrfForTokenClassification
+    assert type(model).__name__ == "BertCrfForTokenClassification" and model.crf.labels == labels
+    assert (model.config.hidden_dropout_prob, model.config.attention_probs_dropout_prob) == (0.1, 0.0)
+    assert model.crf.transitions.abs().sum() > 0            # two steps of lr 0.05 moved the learned scores
+    with torch.no_grad():                                   # a large score for B-PER → I-PER: the CRF says so
+        model.crf.transitions[labels.index("B-PER"), labels.index("I-PER")] = 1e3
+        model.crf.start[labels.index("B-PER")] = 1e3
+    assert predict(model, tok, "李明", labels)["tags"] == ["B-PER", "I-PER"]
+    from distil.finetune import main as distil_main
+    student = str(tmp_path / "distilbert")
+    from distil.student import student_from_teacher
+    student_from_teacher(BertForMaskedLM.from_pretrained(model_dir)).save_pretrained(student)
+    BertTokenizer.from_pretrained(model_dir).save_pretrained(student)
+    with pytest.raises(SystemExit) as e:
+        distil_main(["--task", "zh-ner", "--model", student, "--crf", *SHORT])
+    assert e.value.code == 2 and "the CRF tagger is BERT's" in capsys.readouterr().err
+
+
 def test_the_chinese_tasks_read_their_own_data_and_default_to_runs_zh_bert(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit) as e:
         main(["--task", "zh-ner", "--model", "x", "--train", "t.txt"])
@@ -84,7 +107,13 @@ def test_the_chinese_tasks_read_their_own_data_and_default_to_runs_zh_bert(tmp_p
     assert e.value.code == 2 and "--dropout" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["--task", "zh-sentiment", "--decode", "bio"])
-    assert e.value.code == 2 and "--decode: reads tags, for --task ner or zh-ner" in capsys.readouterr().err
+    assert e.value.code == 2 and "--decode: for taggers, --task ner or zh-ner" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["--task", "zh-sentiment", "--crf"])
+    assert e.value.code == 2 and "--crf: for taggers" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["--task", "zh-ner", "--decode", "crf"])
+    assert e.value.code == 2 and "give --crf too" in capsys.readouterr().err
 
 
 def test_the_cli_in_a_subprocess_says_what_a_chinese_task_needs(tmp_path):

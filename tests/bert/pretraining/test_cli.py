@@ -114,3 +114,34 @@ def test_training_mask_rate_leaves_the_heldout_evaluation_at_15_percent(tmp_path
     assert e0[0]["step"] == e0[1]["step"] == 0
     assert e0[0]["masked"] == e0[1]["masked"] and e0[0]["mlm_loss"] == pytest.approx(e0[1]["mlm_loss"], abs=1e-6)
     assert first["step"] == more["step"] == 1
+
+
+@pytest.mark.slow
+def test_init_from_starts_a_second_phase_from_the_first_runs_weights(tmp_path, capsys):
+    """BERT's two phases (§A.2): a run at 32 tokens, then --init-from it at 64. The second phase starts from the
+    first one's weights (after its one step of Adam, no weight is more than ~lr away from them) and vocabulary."""
+    base = SHORT[:SHORT.index("--eval-examples")] + ["--eval-examples", "32", "--save-every", "0", "--no-progress"]
+    short = [a if a != "64" else "32" for a in base]                          # --seq-len 32
+    pretrain(short + ["--max-steps", "5", "--lr", "1e-2", "--eval-every", "0", "--out", str(tmp_path / "one")])
+    pretrain(base[2:] + ["--init-from", str(tmp_path / "one"), "--max-steps", "1", "--eval-every", "0",
+                         "--lr", "1e-3", "--out", str(tmp_path / "two")])
+    one, two = (BertForPreTraining.from_pretrained(tmp_path / d).state_dict() for d in ("one", "two"))
+    assert set(one) == set(two)
+    assert max((one[k] - two[k]).abs().max().item() for k in one) < 2.5e-3      # one Adam step of lr 1e-3
+    fresh = BertForPreTraining(BertForPreTraining.from_pretrained(tmp_path / "one").config).state_dict()
+    assert max((one[k] - fresh[k]).abs().max().item() for k in one) > 0.02      # (the first phase moved them)
+    assert (tmp_path / "two" / "vocab.txt").read_text() == (tmp_path / "one" / "vocab.txt").read_text()
+
+    # it brings its own config and vocabulary; a folder that is not a model is named; it is never written over
+    for extra, message in ((["--preset", "tiny"], "drop --preset"),
+                           (["--vocab", str(tmp_path / "one")], "drop --vocab")):
+        with pytest.raises(SystemExit):
+            main(base[2:] + ["--init-from", str(tmp_path / "one"), *extra, "--out", str(tmp_path / "x")])
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(base[2:] + ["--init-from", str(tmp_path / "missing"), "--out", str(tmp_path / "x")])
+    assert e.value.code == 2 and "missing" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(base[2:] + ["--init-from", str(tmp_path / "one"), "--out", str(tmp_path / "one"), "--overwrite"])
+    assert "write over its own input" in capsys.readouterr().err
+    assert (tmp_path / "one" / "model.safetensors").is_file()
