@@ -170,6 +170,9 @@ def model_config(args: argparse.Namespace, **overrides: Any):
     from bert import BertConfig
 
     if args.init_from:
+        if not os.path.isfile(os.path.join(args.init_from, "config.json")):
+            raise OSError(f"--init-from {args.init_from!r}: no config.json there (expected a from_pretrained folder: "
+                          "config.json, model.safetensors, vocab.txt — an earlier run's --out)")
         config = named("--init-from", args.init_from, lambda: BertConfig.load(args.init_from, **overrides))
         source = f"--init-from {args.init_from!r}"
     elif args.config:

@@ -140,7 +140,8 @@ def test_init_from_starts_a_second_phase_from_the_first_runs_weights(tmp_path, c
         assert message in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(base[2:] + ["--init-from", str(tmp_path / "missing"), "--out", str(tmp_path / "x")])
-    assert e.value.code == 2 and "missing" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--init-from" in err and "missing" in err and "no config.json" in err
     with pytest.raises(SystemExit):
         main(base[2:] + ["--init-from", str(tmp_path / "one"), "--out", str(tmp_path / "one"), "--overwrite"])
     assert "write over its own input" in capsys.readouterr().err
