@@ -29,19 +29,24 @@ def test_floors_follow_the_issue():
 
 
 def test_the_section_shows_the_table_and_what_was_tried_when_a_floor_fails():
-    r = {"sentiment": task(0.90, 0.80, 0.85, 0.88, 0.5), "ner": task(0.85, 0.60, 0.60, 0.82, 0.5),
+    r = {"sentiment": task(0.90, 0.80, 0.85, 0.88, 0.5), "ner": task(0.85, 0.60, 0.60, 0.80, 0.5),
          "model": "runs/zh-bert", "budget": {**QUICK.__dict__}}
     r["floors"] = floors(r)
     table = markdown(r)
     assert "| sentiment (accuracy) | 90.00 / 90.00 | 80.00 / 80.00 | 85.00 / 85.00 | 88.00 / 88.00 | 97.8% | 0.500 |" \
         in table
     text = "\n".join(section(r, "how"))
-    assert "What was tried" in text and "bert-base-chinese" in text
+    assert "what was tried (a floor that fails" in text and "bert-base-chinese" in text     # NER student: 94%
+    r["floors"] = {"a floor": True, "ner: pretrained test F1 ≥ 0.88 (goal)": False}       # the goal is no floor
+    assert "How the budget was found (pilot runs)." in "\n".join(section(r, "how"))
     assert "arg-max" not in table                                             # no arg-max scores: no such line
     for k, (t, d) in zip(("pretrained", "random_init", "bag_of_chars", "student"), ((.7, .75), (.6, .65), (.5, .55),
                                                                                   (.65, .7))):
         r["ner"][k].update(test_argmax=t, dev_argmax=d)
-    assert ("each character's arg-max (transformers' pipeline), test / dev F1: pretrained 70.00 / 75.00, random_init "
+        r["ner"][k].update(test_bio=t + .05, dev_bio=d + .05)
+    assert ("Read instead as BIO from the same logits, test / dev F1: pretrained 75.00 / 80.00, random_init 65.00 / "
+            "70.00") in markdown(r)
+    assert ("each character's arg-max (transformers' pipeline): pretrained 70.00 / 75.00, random_init "
             "60.00 / 65.00, bag_of_chars 50.00 / 55.00, student 65.00 / 70.00.") in markdown(r)
 
 

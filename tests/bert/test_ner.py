@@ -264,6 +264,8 @@ def test_predict_tags_reads_first_pieces_tags_cut_words_o_and_decodes_bio(tmp_pa
     # bio: O B-PER O scores log .6 + log .44 + log .9, beating B-PER I-PER O (log .3 + log .46 + log .9)
     assert predict_tags(HandTagger(), data, decode="bio") == [["O", "B-PER", "O", "O", "O"]]
     with pytest.raises(ValueError, match="decode: expected one of"):
+        predict_tags(HandTagger(), data, decode="viterbi")
+    with pytest.raises(ValueError, match="needs a BertCrfForTokenClassification"):   # a tagger without a CRF
         predict_tags(HandTagger(), data, decode="crf")
 
 
