@@ -14,9 +14,11 @@ import os
 
 import torch
 
+from bert.training.allocator import keep_freed_memory
+
 # modules of this package, run in this order
 BENCHES = ["attention", "model", "tokenizer", "pretraining", "classroom", "distil", "ner", "step", "optimizer",
-           "padding", "zh-pretraining", "zh", "explore", "unpad-model"]
+           "allocator", "padding", "zh-pretraining", "zh", "explore", "unpad-model"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="small sizes and few repeats (a smoke run), written to docs/benchmarks-quick.md")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    keep_freed_memory()                                             # as the training CLIs do (bert/training/allocator.py)
     data = args.data if args.data and os.path.isdir(args.data) else None
     for name in args.only or BENCHES:
         print(f"== benchmark: {name}", flush=True)

