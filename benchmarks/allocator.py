@@ -4,7 +4,7 @@ The allocator is a setting of the whole process, so each variant runs in a proce
 STEPS steps of the zh-pretraining recipe (benchmarks/zh_pretraining.py: 2 layers × 128, 32 × 64 characters, 40%
 masking) through `bert.pretraining.cli.pretrain` — the training without the CLI wrapper, so without
 `keep_freed_memory` — calling `keep_freed_memory()` first in the "kept" variant. The variants alternate, ROUNDS
-rounds, and each reports the trainer's clock over its steps, the system CPU time (the kernel's, mostly zeroing
+rounds, and each reports the trainer's clock over its steps (and the one held-out evaluation at the end), the system CPU time (the kernel's, mostly zeroing
 pages on first touch), the minor page faults, and its last training loss (the same in both: the setting moves no
 number). × = the median per-round ratio of kept to default.
 
