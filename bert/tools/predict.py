@@ -12,8 +12,8 @@ A classifier's probabilities are the softmax of its logits, p_k = exp(z_k) / Σ_
 distribution cross-entropy trained), for the one text alone. A tagger tags every character: a text longer than the
 model's window is cut into overlapping windows and each character is tagged where it has the most context, the
 text read whole as the most probable tag sequence that BIO allows (`bert.chinese_tasks.tag_characters`,
-bert/viterbi.py; a tagger with a CRF, as the best sequence under its learned transitions, bert/crf.py); entities are read from the tags as conlleval reads them
-(`bert.ner.entity_spans`), with character offsets, end exclusive.
+bert/viterbi.py; a tagger with a CRF, as the best sequence under its learned transitions, bert/crf.py); entities
+are read from the tags as conlleval reads them (`bert.ner.entity_spans`), with character offsets, end exclusive.
 
 At the edges: an empty text (or only spaces) is a ValueError; so is a text of which the classifier knows no
 character (only emoji: every token [UNK]) — there is nothing to judge. A text without Chinese characters (only

@@ -136,3 +136,22 @@ def test_a_bert_crf_tagger_trains_on_whole_sentences_and_decode_crf_needs_one():
     with pytest.raises(ValueError, match="config.id2label must name BIO tags"):
         BertCrfForTokenClassification(BertConfig.preset("tiny", vocab_size=50, num_labels=3))
     assert isinstance(model, BertForTokenClassification)            # everything a tagger does, it does
+
+
+@settings(max_examples=25, deadline=None)
+@given(length=st.integers(1, 5), seed=st.integers(0, 10_000), shift=st.floats(-5, 5))
+def test_a_per_word_shift_changes_neither_decode_nor_the_nll(length, seed, shift):
+    """bert.ner.decode_tags's claim: the per-word log-softmax subtracts one number per word from every tag's score,
+    which shifts every sequence's score by the same sum, so p(y | x) — the NLL and the best sequence — is unchanged:
+    decoding log-probabilities is decoding the logits."""
+    crf = random_crf(seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    logits = torch.randn(length, len(LABELS), generator=g) * 3
+    per_word = torch.randn(length, 1, generator=g) * shift                 # any number per word, as −logsumexp is
+    mask = torch.ones(1, length, dtype=torch.bool)
+    seqs = valid_sequences(length)                                          # a gold sequence BIO allows
+    tags = torch.tensor([[LABELS.index(t) for t in seqs[seed % len(seqs)]]])
+    for shifted in (logits.log_softmax(-1), logits + per_word):
+        assert crf.decode(shifted) == crf.decode(logits)
+        assert crf.nll(shifted[None], tags, mask).item() == pytest.approx(crf.nll(logits[None], tags, mask).item(),
+                                                                          abs=1e-4)
